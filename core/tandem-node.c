@@ -1,0 +1,903 @@
+/* tandem-node.c: one Tandem node: identity, state directory, plugins
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#define G_LOG_DOMAIN "Tandem-Node"
+
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "tandem-config.h"
+#include "tandem-enums.h"
+#include "tandem-error.h"
+#include "tandem-log.h"
+#include "tandem-node.h"
+#include "tandem-plugin.h"
+#include "tandem-plugin-registry.h"
+
+/**
+ * TandemNode:
+ *
+ * One node of a Tandem cluster: its identity, its state directory and its
+ * plugin instances.
+ *
+ * A node is driven in steps, so that `tandemd --check-config` can stop after
+ * the first one:
+ *
+ * 1. tandem_node_configure() checks the `[node]` and `[cluster]` sections,
+ *    creates one plugin instance per enabled `[KIND.NAME]` section and sets it
+ *    up from that section; unknown sections and keys become warnings of the
+ *    #TandemConfig;
+ * 2. tandem_node_open_state() creates and locks the state directory and loads
+ *    or generates the node id (the file `node-id`, kept across restarts);
+ * 3. tandem_node_start() starts the plugins: stores, then persisters, then
+ *    membership, then receivers (so that nothing is received before it can be
+ *    kept), each kind in config order;
+ * 4. tandem_node_stop() stops them in the reverse order.
+ */
+
+struct _TandemNode {
+	GObject parent_instance;
+
+	TandemConfig *config;
+	TandemPluginRegistry *registry;
+
+	char *configured_id;
+	char *config_state_dir;
+	char *state_dir_override;
+	char *state_dir;
+	char *id;
+	char *cluster_name;
+	TandemLogLevel log_level;
+
+	GPtrArray *plugins; /* of TandemPlugin, in start order */
+	gboolean configured;
+	gboolean started;
+	int lock_fd;
+};
+
+G_DEFINE_FINAL_TYPE (TandemNode, tandem_node, G_TYPE_OBJECT)
+
+enum {
+	PROP_0,
+	PROP_CONFIG,
+	PROP_REGISTRY,
+	PROP_ID,
+	PROP_STATE_DIR,
+	PROP_CLUSTER_NAME,
+	PROP_LOG_LEVEL,
+	N_PROPS,
+};
+
+static GParamSpec *props[N_PROPS];
+
+/* The keys of the [node] and [cluster] sections. */
+enum { NODE_KEY_ID, NODE_KEY_STATE_DIR, NODE_KEY_LOG_LEVEL, N_NODE_KEYS };
+enum { CLUSTER_KEY_NAME, N_CLUSTER_KEYS };
+static GParamSpec *node_keys[N_NODE_KEYS];
+static GParamSpec *cluster_keys[N_CLUSTER_KEYS];
+static GParamSpec *plugin_key_plugin;
+static GParamSpec *plugin_key_enabled;
+
+static void
+tandem_node_dispose (GObject *object)
+{
+	TandemNode *self = TANDEM_NODE (object);
+
+	if (self->started)
+		tandem_node_stop (self);
+	g_ptr_array_set_size (self->plugins, 0);
+	G_OBJECT_CLASS (tandem_node_parent_class)->dispose (object);
+}
+
+static void
+tandem_node_finalize (GObject *object)
+{
+	TandemNode *self = TANDEM_NODE (object);
+
+	if (self->lock_fd >= 0)
+		g_close (self->lock_fd, NULL);
+	g_clear_object (&self->config);
+	g_clear_object (&self->registry);
+	g_ptr_array_unref (self->plugins);
+	g_free (self->configured_id);
+	g_free (self->config_state_dir);
+	g_free (self->state_dir_override);
+	g_free (self->state_dir);
+	g_free (self->id);
+	g_free (self->cluster_name);
+	G_OBJECT_CLASS (tandem_node_parent_class)->finalize (object);
+}
+
+static void
+tandem_node_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+	TandemNode *self = TANDEM_NODE (object);
+
+	switch (prop_id) {
+	case PROP_CONFIG:
+		g_value_set_object (value, self->config);
+		break;
+	case PROP_REGISTRY:
+		g_value_set_object (value, self->registry);
+		break;
+	case PROP_ID:
+		g_value_set_string (value, self->id);
+		break;
+	case PROP_STATE_DIR:
+		g_value_set_string (value, tandem_node_get_state_dir (self));
+		break;
+	case PROP_CLUSTER_NAME:
+		g_value_set_string (value, self->cluster_name);
+		break;
+	case PROP_LOG_LEVEL:
+		g_value_set_enum (value, self->log_level);
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+	}
+}
+
+static void
+tandem_node_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+	TandemNode *self = TANDEM_NODE (object);
+
+	switch (prop_id) {
+	case PROP_CONFIG:
+		self->config = g_value_dup_object (value);
+		break;
+	case PROP_REGISTRY:
+		self->registry = g_value_dup_object (value);
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+	}
+}
+
+static void
+tandem_node_constructed (GObject *object)
+{
+	TandemNode *self = TANDEM_NODE (object);
+
+	G_OBJECT_CLASS (tandem_node_parent_class)->constructed (object);
+	if (self->config == NULL)
+		self->config = tandem_config_new ();
+	if (self->registry == NULL) {
+		self->registry = tandem_plugin_registry_new ();
+		tandem_plugin_registry_scan (self->registry);
+	}
+}
+
+static void
+tandem_node_class_init (TandemNodeClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+	object_class->constructed = tandem_node_constructed;
+	object_class->dispose = tandem_node_dispose;
+	object_class->finalize = tandem_node_finalize;
+	object_class->get_property = tandem_node_get_property;
+	object_class->set_property = tandem_node_set_property;
+
+	/**
+	 * TandemNode:config:
+	 *
+	 * The configuration of the node.
+	 */
+	props[PROP_CONFIG] = g_param_spec_object ("config", NULL, NULL, TANDEM_TYPE_CONFIG,
+						  G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+						  G_PARAM_STATIC_STRINGS);
+	/**
+	 * TandemNode:registry:
+	 *
+	 * The plugin registry the node creates its plugins from.
+	 */
+	props[PROP_REGISTRY] = g_param_spec_object ("registry", NULL, NULL, TANDEM_TYPE_PLUGIN_REGISTRY,
+						    G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+						    G_PARAM_STATIC_STRINGS);
+	/**
+	 * TandemNode:id:
+	 *
+	 * The node id, known after tandem_node_open_state().
+	 */
+	props[PROP_ID] = g_param_spec_string ("id", NULL, NULL, NULL,
+					      G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	/**
+	 * TandemNode:state-dir:
+	 *
+	 * The state directory.
+	 */
+	props[PROP_STATE_DIR] = g_param_spec_string ("state-dir", NULL, NULL, NULL,
+						     G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	/**
+	 * TandemNode:cluster-name:
+	 *
+	 * The cluster name (`[cluster] name`).
+	 */
+	props[PROP_CLUSTER_NAME] = g_param_spec_string ("cluster-name", NULL, NULL, NULL,
+							G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	/**
+	 * TandemNode:log-level:
+	 *
+	 * The log level configured by `[node] log_level`.
+	 */
+	props[PROP_LOG_LEVEL] = g_param_spec_enum ("log-level", NULL, NULL, TANDEM_TYPE_LOG_LEVEL,
+						   TANDEM_LOG_LEVEL_MESSAGE,
+						   G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+	g_object_class_install_properties (object_class, N_PROPS, props);
+
+	node_keys[NODE_KEY_ID] = g_param_spec_string ("id", NULL, NULL, NULL, G_PARAM_READWRITE);
+	node_keys[NODE_KEY_STATE_DIR] = g_param_spec_string ("state_dir", NULL, NULL, NULL, G_PARAM_READWRITE);
+	node_keys[NODE_KEY_LOG_LEVEL] = g_param_spec_enum ("log_level", NULL, NULL, TANDEM_TYPE_LOG_LEVEL,
+							   TANDEM_LOG_LEVEL_MESSAGE, G_PARAM_READWRITE);
+	cluster_keys[CLUSTER_KEY_NAME] = g_param_spec_string ("name", NULL, NULL, "tandem", G_PARAM_READWRITE);
+	plugin_key_plugin = g_param_spec_string ("plugin", NULL, NULL, NULL, G_PARAM_READWRITE);
+	plugin_key_enabled = g_param_spec_boolean ("enabled", NULL, NULL, TRUE, G_PARAM_READWRITE);
+}
+
+static void
+tandem_node_init (TandemNode *self)
+{
+	self->plugins = g_ptr_array_new_with_free_func (g_object_unref);
+	self->log_level = TANDEM_LOG_LEVEL_MESSAGE;
+	self->cluster_name = g_strdup ("tandem");
+	self->lock_fd = -1;
+}
+
+/**
+ * tandem_node_new:
+ * @config: (nullable): the configuration, or %NULL for an empty one
+ * @registry: (nullable): the plugin registry, already scanned, or %NULL to
+ *   scan the default search path
+ *
+ * Returns: (transfer full): a new node; configure it with
+ *   tandem_node_configure()
+ */
+TandemNode *
+tandem_node_new (TandemConfig *config, TandemPluginRegistry *registry)
+{
+	g_return_val_if_fail (config == NULL || TANDEM_IS_CONFIG (config), NULL);
+	g_return_val_if_fail (registry == NULL || TANDEM_IS_PLUGIN_REGISTRY (registry), NULL);
+
+	return g_object_new (TANDEM_TYPE_NODE, "config", config, "registry", registry, NULL);
+}
+
+/**
+ * tandem_node_get_config:
+ * @self: a #TandemNode
+ *
+ * Returns: (transfer none): the configuration
+ */
+TandemConfig *
+tandem_node_get_config (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), NULL);
+	return self->config;
+}
+
+/**
+ * tandem_node_get_registry:
+ * @self: a #TandemNode
+ *
+ * Returns: (transfer none): the plugin registry
+ */
+TandemPluginRegistry *
+tandem_node_get_registry (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), NULL);
+	return self->registry;
+}
+
+/**
+ * tandem_node_set_state_dir:
+ * @self: a #TandemNode
+ * @state_dir: (nullable): the state directory, overriding `[node] state_dir`
+ *   (`tandemd --state-dir`), or %NULL to use the configured one
+ *
+ * Must be called before tandem_node_open_state().
+ */
+void
+tandem_node_set_state_dir (TandemNode *self, const char *state_dir)
+{
+	g_return_if_fail (TANDEM_IS_NODE (self));
+	g_return_if_fail (self->state_dir == NULL);
+
+	g_free (self->state_dir_override);
+	self->state_dir_override = g_strdup (state_dir);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE_DIR]);
+}
+
+/**
+ * tandem_node_get_state_dir:
+ * @self: a #TandemNode
+ *
+ * Returns: the state directory: the one in use once opened, otherwise the one
+ *   that tandem_node_open_state() will use
+ */
+const char *
+tandem_node_get_state_dir (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), NULL);
+
+	if (self->state_dir != NULL)
+		return self->state_dir;
+	if (self->state_dir_override != NULL)
+		return self->state_dir_override;
+	if (self->config_state_dir != NULL)
+		return self->config_state_dir;
+	return TANDEM_STATEDIR;
+}
+
+/**
+ * tandem_node_get_id:
+ * @self: a #TandemNode
+ *
+ * Returns: (nullable): the node id, or %NULL before tandem_node_open_state()
+ */
+const char *
+tandem_node_get_id (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), NULL);
+	return self->id;
+}
+
+/**
+ * tandem_node_get_cluster_name:
+ * @self: a #TandemNode
+ *
+ * Returns: the cluster name (`tandem` unless configured)
+ */
+const char *
+tandem_node_get_cluster_name (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), NULL);
+	return self->cluster_name;
+}
+
+/**
+ * tandem_node_get_log_level:
+ * @self: a #TandemNode
+ *
+ * Returns: the configured log level
+ */
+TandemLogLevel
+tandem_node_get_log_level (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), TANDEM_LOG_LEVEL_MESSAGE);
+	return self->log_level;
+}
+
+/**
+ * tandem_node_get_plugins:
+ * @self: a #TandemNode
+ *
+ * Returns: (transfer none) (element-type TandemPlugin): the plugin instances,
+ *   in start order
+ */
+GPtrArray *
+tandem_node_get_plugins (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), NULL);
+	return self->plugins;
+}
+
+static gboolean
+valid_node_id (const char *id)
+{
+	gsize len = strlen (id);
+
+	if (g_uuid_string_is_valid (id))
+		return TRUE;
+	if (len == 0 || len > 64)
+		return FALSE;
+	for (const char *p = id; *p != '\0'; p++) {
+		if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static gboolean
+valid_instance_name (const char *name)
+{
+	if (name == NULL || *name == '\0' || strlen (name) > 64)
+		return FALSE;
+	for (const char *p = name; *p != '\0'; p++) {
+		if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+append_error (GString *errors, const GError *error)
+{
+	g_string_append_printf (errors, "%s\n", error->message);
+}
+
+static void
+configure_node_section (TandemNode *self, TandemConfigSection *section, GString *errors)
+{
+	GValue values[N_NODE_KEYS] = { G_VALUE_INIT };
+	gboolean ok[N_NODE_KEYS];
+
+	for (guint i = 0; i < N_NODE_KEYS; i++) {
+		g_autoptr(GError) error = NULL;
+
+		ok[i] = tandem_config_section_lookup (section, node_keys[i], &values[i], &error);
+		if (!ok[i])
+			append_error (errors, error);
+	}
+	if (ok[NODE_KEY_ID]) {
+		const char *id = g_value_get_string (&values[NODE_KEY_ID]);
+
+		if (id != NULL && !valid_node_id (id)) {
+			g_autofree char *where = tandem_config_section_describe_key (section, "id");
+
+			g_string_append_printf (errors,
+						"%s: expected a UUID or a name of 1-64 letters, digits, '-', '_' or '.', got \"%s\"\n",
+						where, id);
+		} else {
+			g_free (self->configured_id);
+			self->configured_id = g_strdup (id);
+		}
+	}
+	if (ok[NODE_KEY_STATE_DIR]) {
+		const char *dir = g_value_get_string (&values[NODE_KEY_STATE_DIR]);
+
+		if (dir != NULL && *dir == '\0') {
+			g_autofree char *where = tandem_config_section_describe_key (section, "state_dir");
+
+			g_string_append_printf (errors, "%s: expected a directory, got an empty value\n", where);
+		} else {
+			g_free (self->config_state_dir);
+			self->config_state_dir = g_strdup (dir);
+		}
+	}
+	if (ok[NODE_KEY_LOG_LEVEL])
+		self->log_level = g_value_get_enum (&values[NODE_KEY_LOG_LEVEL]);
+	for (guint i = 0; i < N_NODE_KEYS; i++) {
+		if (G_IS_VALUE (&values[i]))
+			g_value_unset (&values[i]);
+	}
+}
+
+static void
+configure_cluster_section (TandemNode *self, TandemConfigSection *section, GString *errors)
+{
+	g_auto(GValue) name = G_VALUE_INIT;
+	g_autoptr(GError) error = NULL;
+	const char *str;
+
+	if (!tandem_config_section_lookup (section, cluster_keys[CLUSTER_KEY_NAME], &name, &error)) {
+		append_error (errors, error);
+		return;
+	}
+	str = g_value_get_string (&name);
+	if (str == NULL || !valid_instance_name (str)) {
+		g_autofree char *where = tandem_config_section_describe_key (section, "name");
+
+		g_string_append_printf (errors,
+					"%s: expected a name of 1-64 letters, digits, '-' or '_', got \"%s\"\n",
+					where, str != NULL ? str : "");
+		return;
+	}
+	g_free (self->cluster_name);
+	self->cluster_name = g_strdup (str);
+}
+
+static void
+configure_plugin_section (TandemNode *self,
+			  TandemConfigSection *section,
+			  TandemPluginKind kind,
+			  GString *errors)
+{
+	g_auto(GValue) enabled = G_VALUE_INIT;
+	g_auto(GValue) plugin_name = G_VALUE_INIT;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(TandemPlugin) plugin = NULL;
+	const char *instance = tandem_config_section_get_instance (section);
+	const char *kind_name = tandem_plugin_kind_to_string (kind);
+
+	if (!valid_instance_name (instance)) {
+		g_autofree char *where = tandem_config_section_describe_key (section, NULL);
+
+		g_string_append_printf (errors,
+					"%s: expected [%s.NAME] with NAME made of 1-64 letters, digits, '-' or '_'\n",
+					where, kind_name);
+		return;
+	}
+	if (!tandem_config_section_lookup (section, plugin_key_enabled, &enabled, &error)) {
+		append_error (errors, error);
+		return;
+	}
+	if (!tandem_config_section_lookup (section, plugin_key_plugin, &plugin_name, &error)) {
+		append_error (errors, error);
+		return;
+	}
+	if (!g_value_get_boolean (&enabled)) {
+		/* a disabled section is not checked further: mark its keys read */
+		g_auto(GStrv) keys = tandem_config_section_dup_keys (section);
+
+		for (guint i = 0; keys[i] != NULL; i++)
+			tandem_config_section_mark_used (section, keys[i]);
+		g_info ("[%s] is disabled", tandem_config_section_get_name (section));
+		return;
+	}
+	if (g_value_get_string (&plugin_name) == NULL || *g_value_get_string (&plugin_name) == '\0') {
+		g_autofree char *where = tandem_config_section_describe_key (section, NULL);
+
+		g_string_append_printf (errors,
+					"%s: missing key 'plugin' (the name of the %s plugin to use; `tandemd --list-plugins` lists them)\n",
+					where, kind_name);
+		return;
+	}
+
+	plugin = tandem_plugin_registry_create (self->registry, g_value_get_string (&plugin_name), kind,
+						instance, self, &error);
+	if (plugin == NULL) {
+		g_autofree char *where = tandem_config_section_describe_key (section, "plugin");
+
+		g_string_append_printf (errors, "%s: %s\n", where, error->message);
+		return;
+	}
+	if (!tandem_plugin_setup (plugin, section, &error)) {
+		if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_CONFIG)) {
+			append_error (errors, error);
+		} else {
+			g_autofree char *where = tandem_config_section_describe_key (section, NULL);
+
+			g_string_append_printf (errors, "%s: %s\n", where, error->message);
+		}
+		return;
+	}
+	g_ptr_array_add (self->plugins, g_steal_pointer (&plugin));
+}
+
+static guint
+start_rank (TandemPlugin *plugin)
+{
+	switch (tandem_plugin_get_kind (plugin)) {
+	case TANDEM_PLUGIN_KIND_STORE:
+		return 0;
+	case TANDEM_PLUGIN_KIND_PERSISTER:
+		return 1;
+	case TANDEM_PLUGIN_KIND_MEMBERSHIP:
+		return 2;
+	case TANDEM_PLUGIN_KIND_RECEIVER:
+		return 3;
+	default:
+		return 4;
+	}
+}
+
+static void
+sort_plugins (GPtrArray *plugins)
+{
+	/* a stable insertion sort: config order within each kind */
+	for (guint i = 1; i < plugins->len; i++) {
+		gpointer item = plugins->pdata[i];
+		guint j = i;
+
+		while (j > 0 && start_rank (plugins->pdata[j - 1]) > start_rank (item)) {
+			plugins->pdata[j] = plugins->pdata[j - 1];
+			j--;
+		}
+		plugins->pdata[j] = item;
+	}
+}
+
+/**
+ * tandem_node_configure:
+ * @self: a #TandemNode
+ * @error: return location for a #GError
+ *
+ * Checks the whole configuration and creates and sets up the plugin
+ * instances, without starting anything or touching the state directory.
+ * Every problem is reported, one line each naming file and line, in one
+ * %TANDEM_ERROR_INVALID_CONFIG error.  Unknown sections and keys are added to
+ * the config's warnings (tandem_config_get_warnings()).
+ *
+ * Returns: %TRUE if the configuration is valid
+ */
+gboolean
+tandem_node_configure (TandemNode *self, GError **error)
+{
+	g_autoptr(GString) errors = g_string_new (NULL);
+	GPtrArray *sections;
+
+	g_return_val_if_fail (TANDEM_IS_NODE (self), FALSE);
+	g_return_val_if_fail (!self->configured, FALSE);
+
+	sections = tandem_config_get_sections (self->config);
+	for (guint i = 0; i < sections->len; i++) {
+		TandemConfigSection *section = g_ptr_array_index (sections, i);
+		const char *name = tandem_config_section_get_name (section);
+		const char *prefix = tandem_config_section_get_prefix (section);
+		TandemPluginKind kind;
+
+		if (g_strcmp0 (name, "node") == 0) {
+			configure_node_section (self, section, errors);
+		} else if (g_strcmp0 (name, "cluster") == 0) {
+			configure_cluster_section (self, section, errors);
+		} else if (tandem_plugin_kind_from_string (prefix, &kind)) {
+			configure_plugin_section (self, section, kind, errors);
+		} else {
+			g_autofree char *where = tandem_config_section_describe_key (section, NULL);
+			g_autofree char *message =
+				g_strdup_printf ("%s: unknown section, ignored (known: [node], [cluster], "
+						 "[receiver.NAME], [store.NAME], [membership.NAME], [persister.NAME])",
+						 where);
+
+			tandem_config_add_warning (self->config, message);
+			continue;
+		}
+
+		{
+			g_auto(GStrv) unused = tandem_config_section_dup_unused_keys (section);
+
+			for (guint k = 0; unused[k] != NULL; k++) {
+				guint line = 0;
+				const char *file = tandem_config_section_get_origin (section, unused[k], &line);
+				g_autofree char *message =
+					g_strdup_printf ("%s:%u: unknown key '%s' in [%s], ignored", file, line,
+							 unused[k], name);
+
+				tandem_config_add_warning (self->config, message);
+			}
+		}
+	}
+
+	if (errors->len > 0) {
+		g_ptr_array_set_size (self->plugins, 0);
+		g_string_truncate (errors, errors->len - 1);
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_CONFIG, errors->str);
+		return FALSE;
+	}
+	sort_plugins (self->plugins);
+	self->configured = TRUE;
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_CLUSTER_NAME]);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_LOG_LEVEL]);
+	return TRUE;
+}
+
+static gboolean
+lock_state_dir (TandemNode *self, GError **error)
+{
+	g_autofree char *path = g_build_filename (self->state_dir, "lock", NULL);
+	g_autofree char *pid = NULL;
+	int fd;
+
+	fd = g_open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int saved = errno;
+
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR,
+			     "state directory %s is not writable: cannot create %s: %s",
+			     self->state_dir, path, g_strerror (saved));
+		return FALSE;
+	}
+	if (flock (fd, LOCK_EX | LOCK_NB) != 0) {
+		int saved = errno;
+		char holder[32] = { 0 };
+		gssize n = pread (fd, holder, sizeof holder - 1, 0);
+
+		g_close (fd, NULL);
+		if (saved == EWOULDBLOCK) {
+			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_BUSY,
+				     "state directory %s is in use by another node (pid %s); "
+				     "each node needs its own state directory",
+				     self->state_dir, n > 0 ? g_strstrip (holder) : "unknown");
+		} else {
+			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR,
+				     "cannot lock %s: %s", path, g_strerror (saved));
+		}
+		return FALSE;
+	}
+	pid = g_strdup_printf ("%ld\n", (long) getpid ());
+	if (ftruncate (fd, 0) != 0 || pwrite (fd, pid, strlen (pid), 0) != (gssize) strlen (pid)) {
+		int saved = errno;
+
+		g_close (fd, NULL);
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR,
+			     "state directory %s is not writable: cannot write %s: %s",
+			     self->state_dir, path, g_strerror (saved));
+		return FALSE;
+	}
+	self->lock_fd = fd;
+	return TRUE;
+}
+
+static gboolean
+load_or_create_node_id (TandemNode *self, GError **error)
+{
+	g_autofree char *path = g_build_filename (self->state_dir, "node-id", NULL);
+	g_autofree char *contents = NULL;
+	g_autofree char *line = NULL;
+	g_autoptr(GError) local_error = NULL;
+
+	if (g_file_get_contents (path, &contents, NULL, &local_error)) {
+		char *id = g_strstrip (contents);
+
+		if (!valid_node_id (id)) {
+			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR,
+				     "%s: invalid node id \"%.64s\" (expected a UUID or a name of 1-64 letters, "
+				     "digits, '-', '_' or '.'); fix the file, or remove it to generate a new id",
+				     path, id);
+			return FALSE;
+		}
+		if (self->configured_id != NULL) {
+			if (g_strcmp0 (self->configured_id, id) != 0)
+				g_message ("Node id %s from the config overrides %s (%s)",
+					   self->configured_id, path, id);
+			self->id = g_strdup (self->configured_id);
+		} else {
+			self->id = g_strdup (id);
+		}
+		return TRUE;
+	}
+	if (!g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR, "cannot read the node id: %s",
+			     local_error->message);
+		return FALSE;
+	}
+	if (self->configured_id != NULL) {
+		self->id = g_strdup (self->configured_id);
+		return TRUE;
+	}
+
+	/* First start: generate an id and keep it, durably, before using it. */
+	self->id = g_uuid_string_random ();
+	line = g_strdup_printf ("%s\n", self->id);
+	g_clear_error (&local_error);
+	if (!g_file_set_contents_full (path, line, -1,
+				       G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+				       0644, &local_error)) {
+		g_clear_pointer (&self->id, g_free);
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR,
+			     "state directory %s is not writable: cannot save the node id: %s",
+			     self->state_dir, local_error->message);
+		return FALSE;
+	}
+	g_message ("Generated node id %s (saved in %s)", self->id, path);
+	return TRUE;
+}
+
+/**
+ * tandem_node_open_state:
+ * @self: a #TandemNode
+ * @error: return location for a #GError
+ *
+ * Creates the state directory if needed, checks that it is writable, locks it
+ * (a second node on the same directory is refused with %TANDEM_ERROR_BUSY),
+ * and loads the node id from its `node-id` file, generating and saving one on
+ * first start.  An id set in config (`[node] id`) wins over the file.
+ *
+ * Returns: %TRUE when the state directory is ready and the id known
+ */
+gboolean
+tandem_node_open_state (TandemNode *self, GError **error)
+{
+	g_autofree char *dir = NULL;
+	g_autofree char *probe = NULL;
+	int fd;
+
+	g_return_val_if_fail (TANDEM_IS_NODE (self), FALSE);
+	g_return_val_if_fail (self->state_dir == NULL, FALSE);
+
+	dir = g_canonicalize_filename (tandem_node_get_state_dir (self), NULL);
+	if (g_mkdir_with_parents (dir, 0750) != 0) {
+		int saved = errno;
+
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR,
+			     "state directory %s cannot be created: %s", dir, g_strerror (saved));
+		return FALSE;
+	}
+	probe = g_build_filename (dir, ".write-test-XXXXXX", NULL);
+	fd = g_mkstemp_full (probe, O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		int saved = errno;
+
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR,
+			     "state directory %s is not writable: %s", dir, g_strerror (saved));
+		return FALSE;
+	}
+	g_close (fd, NULL);
+	g_unlink (probe);
+
+	self->state_dir = g_steal_pointer (&dir);
+	if (!lock_state_dir (self, error) || !load_or_create_node_id (self, error)) {
+		if (self->lock_fd >= 0) {
+			g_close (self->lock_fd, NULL);
+			self->lock_fd = -1;
+		}
+		g_clear_pointer (&self->state_dir, g_free);
+		return FALSE;
+	}
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_STATE_DIR]);
+	g_object_notify_by_pspec (G_OBJECT (self), props[PROP_ID]);
+	return TRUE;
+}
+
+static void
+stop_plugins (TandemNode *self, guint count)
+{
+	for (guint i = count; i > 0; i--) {
+		TandemPlugin *plugin = g_ptr_array_index (self->plugins, i - 1);
+		g_autoptr(GError) error = NULL;
+
+		if (tandem_plugin_get_state (plugin) != TANDEM_PLUGIN_STATE_STARTED)
+			continue;
+		g_message ("Stopping [%s.%s] (plugin %s)",
+			   tandem_plugin_kind_to_string (tandem_plugin_get_kind (plugin)),
+			   tandem_plugin_get_name (plugin), tandem_plugin_get_plugin_name (plugin));
+		if (!tandem_plugin_stop (plugin, &error))
+			g_warning ("[%s.%s] did not stop cleanly: %s",
+				   tandem_plugin_kind_to_string (tandem_plugin_get_kind (plugin)),
+				   tandem_plugin_get_name (plugin), error->message);
+	}
+}
+
+/**
+ * tandem_node_start:
+ * @self: a configured #TandemNode with its state opened
+ * @error: return location for a #GError
+ *
+ * Starts every plugin in start order.  If one fails, those already started
+ * are stopped again in reverse order and the error names the failing section.
+ *
+ * Returns: %TRUE when every plugin runs
+ */
+gboolean
+tandem_node_start (TandemNode *self, GError **error)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), FALSE);
+	g_return_val_if_fail (self->configured, FALSE);
+	g_return_val_if_fail (self->id != NULL, FALSE);
+	g_return_val_if_fail (!self->started, FALSE);
+
+	for (guint i = 0; i < self->plugins->len; i++) {
+		TandemPlugin *plugin = g_ptr_array_index (self->plugins, i);
+		const char *kind = tandem_plugin_kind_to_string (tandem_plugin_get_kind (plugin));
+		g_autoptr(GError) local_error = NULL;
+
+		g_message ("Starting [%s.%s] (plugin %s)", kind, tandem_plugin_get_name (plugin),
+			   tandem_plugin_get_plugin_name (plugin));
+		if (!tandem_plugin_start (plugin, &local_error)) {
+			g_set_error (error, TANDEM_ERROR,
+				     local_error->domain == TANDEM_ERROR ? local_error->code : TANDEM_ERROR_FAILED,
+				     "cannot start [%s.%s]: %s", kind, tandem_plugin_get_name (plugin),
+				     local_error->message);
+			stop_plugins (self, i);
+			return FALSE;
+		}
+	}
+	self->started = TRUE;
+	return TRUE;
+}
+
+/**
+ * tandem_node_stop:
+ * @self: a #TandemNode
+ *
+ * Stops every started plugin, in reverse start order.  Errors are logged;
+ * every plugin gets its stop call.
+ */
+void
+tandem_node_stop (TandemNode *self)
+{
+	g_return_if_fail (TANDEM_IS_NODE (self));
+
+	if (!self->started)
+		return;
+	self->started = FALSE;
+	stop_plugins (self, self->plugins->len);
+}

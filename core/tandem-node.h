@@ -1,0 +1,48 @@
+/* tandem-node.h: one Tandem node: identity, state directory, plugins
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#if !defined(__TANDEM_H_INSIDE__) && !defined(TANDEM_COMPILATION)
+#error "Only <tandem.h> can be included directly."
+#endif
+
+#include <glib-object.h>
+
+#include "tandem-types.h"
+
+G_BEGIN_DECLS
+
+#define TANDEM_TYPE_NODE (tandem_node_get_type ())
+TANDEM_AVAILABLE_IN_ALL
+G_DECLARE_FINAL_TYPE (TandemNode, tandem_node, TANDEM, NODE, GObject)
+
+TANDEM_AVAILABLE_IN_ALL
+TandemNode *tandem_node_new (TandemConfig *config, TandemPluginRegistry *registry);
+TANDEM_AVAILABLE_IN_ALL
+TandemConfig *tandem_node_get_config (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+TandemPluginRegistry *tandem_node_get_registry (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+void tandem_node_set_state_dir (TandemNode *self, const char *state_dir);
+TANDEM_AVAILABLE_IN_ALL
+const char *tandem_node_get_state_dir (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+const char *tandem_node_get_id (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+const char *tandem_node_get_cluster_name (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+TandemLogLevel tandem_node_get_log_level (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_configure (TandemNode *self, GError **error);
+TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_open_state (TandemNode *self, GError **error);
+TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_start (TandemNode *self, GError **error);
+TANDEM_AVAILABLE_IN_ALL
+void tandem_node_stop (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+GPtrArray *tandem_node_get_plugins (TandemNode *self);
+
+G_END_DECLS

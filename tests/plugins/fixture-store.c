@@ -1,0 +1,166 @@
+/* fixture-store.c: the store plugin "fixture-store" used by the tests
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ *
+ * A store that stores nothing.  `trace_file` records its lifecycle and every
+ * flush (see fixture-trace.h).
+ */
+#include <tandem.h>
+
+#include "fixture-trace.h"
+
+#define FIXTURE_TYPE_STORE (fixture_store_get_type ())
+G_DECLARE_FINAL_TYPE (FixtureStore, fixture_store, FIXTURE, STORE, TandemStore)
+
+struct _FixtureStore {
+	TandemStore parent_instance;
+
+	char *trace_file;
+};
+
+G_DEFINE_DYNAMIC_TYPE (FixtureStore, fixture_store, TANDEM_TYPE_STORE)
+
+enum {
+	PROP_0,
+	PROP_TRACE_FILE,
+	N_PROPS,
+};
+
+static GParamSpec *props[N_PROPS];
+
+static gboolean
+fixture_store_setup (TandemPlugin *plugin, TandemConfigSection *section, GError **error)
+{
+	FixtureStore *self = FIXTURE_STORE (plugin);
+	TandemPluginClass *parent = TANDEM_PLUGIN_CLASS (fixture_store_parent_class);
+
+	if (parent->setup != NULL && !parent->setup (plugin, section, error))
+		return FALSE;
+
+	return fixture_trace (self->trace_file, "setup", tandem_plugin_get_name (plugin), error);
+}
+
+static gboolean
+fixture_store_start (TandemPlugin *plugin, GError **error)
+{
+	FixtureStore *self = FIXTURE_STORE (plugin);
+	TandemPluginClass *parent = TANDEM_PLUGIN_CLASS (fixture_store_parent_class);
+
+	if (parent->start != NULL && !parent->start (plugin, error))
+		return FALSE;
+
+	return fixture_trace (self->trace_file, "start", tandem_plugin_get_name (plugin), error);
+}
+
+static gboolean
+fixture_store_stop (TandemPlugin *plugin, GError **error)
+{
+	FixtureStore *self = FIXTURE_STORE (plugin);
+	TandemPluginClass *parent = TANDEM_PLUGIN_CLASS (fixture_store_parent_class);
+
+	if (!fixture_trace (self->trace_file, "stop", tandem_plugin_get_name (plugin), error))
+		return FALSE;
+
+	return parent->stop == NULL || parent->stop (plugin, error);
+}
+
+static gboolean
+fixture_store_flush (TandemStore *store, GCancellable *cancellable, GError **error)
+{
+	FixtureStore *self = FIXTURE_STORE (store);
+
+	if (g_cancellable_set_error_if_cancelled (cancellable, error))
+		return FALSE;
+
+	return fixture_trace (self->trace_file, "flush",
+			      tandem_plugin_get_name (TANDEM_PLUGIN (store)), error);
+}
+
+static void
+fixture_store_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+	FixtureStore *self = FIXTURE_STORE (object);
+
+	switch (prop_id) {
+	case PROP_TRACE_FILE:
+		g_value_set_string (value, self->trace_file);
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+	}
+}
+
+static void
+fixture_store_set_property (GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+	FixtureStore *self = FIXTURE_STORE (object);
+
+	switch (prop_id) {
+	case PROP_TRACE_FILE:
+		g_free (self->trace_file);
+		self->trace_file = g_value_dup_string (value);
+		break;
+	default:
+		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+	}
+}
+
+static void
+fixture_store_finalize (GObject *object)
+{
+	FixtureStore *self = FIXTURE_STORE (object);
+
+	g_free (self->trace_file);
+
+	G_OBJECT_CLASS (fixture_store_parent_class)->finalize (object);
+}
+
+static void
+fixture_store_class_init (FixtureStoreClass *klass)
+{
+	GObjectClass *object_class = G_OBJECT_CLASS (klass);
+	TandemPluginClass *plugin_class = TANDEM_PLUGIN_CLASS (klass);
+	TandemStoreClass *store_class = TANDEM_STORE_CLASS (klass);
+
+	object_class->get_property = fixture_store_get_property;
+	object_class->set_property = fixture_store_set_property;
+	object_class->finalize = fixture_store_finalize;
+
+	plugin_class->setup = fixture_store_setup;
+	plugin_class->start = fixture_store_start;
+	plugin_class->stop = fixture_store_stop;
+
+	store_class->flush = fixture_store_flush;
+
+	props[PROP_TRACE_FILE] =
+		g_param_spec_string ("trace-file", NULL,
+				     "File to which each lifecycle step appends one line", NULL,
+				     TANDEM_PARAM_CONFIG | G_PARAM_READWRITE |
+					     G_PARAM_STATIC_STRINGS);
+
+	g_object_class_install_properties (object_class, N_PROPS, props);
+}
+
+static void
+fixture_store_class_finalize (FixtureStoreClass *klass)
+{
+}
+
+static void
+fixture_store_init (FixtureStore *self)
+{
+}
+
+static GType
+fixture_store_register_types (GTypeModule *module)
+{
+	fixture_store_register_type (module);
+	return FIXTURE_TYPE_STORE;
+}
+
+TANDEM_PLUGIN_DEFINE ("fixture-store",
+		      TANDEM_PLUGIN_KIND_STORE,
+		      "1.0.0",
+		      "LGPL-2.1-or-later",
+		      "Test fixture: a store that stores nothing and traces its lifecycle",
+		      fixture_store_register_types)

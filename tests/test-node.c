@@ -1,0 +1,427 @@
+/* test-node.c: node identity, state directory, plugin lifecycle order
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+#include <tandem.h>
+
+/* One copy of the fixture plugins for the whole process: a plugin's types
+ * are process-wide, so every test uses the same files. */
+static char *plugin_dir;
+
+static void
+copy_fixture (const char *name)
+{
+	const char *fixtures = g_getenv ("TANDEM_TEST_FIXTURES");
+	g_autofree char *src = NULL;
+	g_autofree char *dst = NULL;
+	g_autofree char *contents = NULL;
+	gsize length = 0;
+	g_autoptr(GError) error = NULL;
+
+	g_assert_nonnull (fixtures);
+	src = g_build_filename (fixtures, name, NULL);
+	dst = g_build_filename (plugin_dir, name, NULL);
+	g_file_get_contents (src, &contents, &length, &error);
+	g_assert_no_error (error);
+	g_file_set_contents_full (dst, contents, length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
+	g_assert_no_error (error);
+	g_assert_cmpint (g_chmod (dst, 0755), ==, 0);
+}
+
+static char *
+make_tmpdir (void)
+{
+	g_autoptr(GError) error = NULL;
+	char *dir = g_dir_make_tmp ("tandem-test-node-XXXXXX", &error);
+
+	g_assert_no_error (error);
+	return dir;
+}
+
+static void
+rm_rf (const char *path)
+{
+	g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+	const char *name;
+
+	if (dir != NULL) {
+		while ((name = g_dir_read_name (dir)) != NULL) {
+			g_autofree char *child = g_build_filename (path, name, NULL);
+
+			rm_rf (child);
+		}
+	}
+	g_remove (path);
+}
+
+static TandemPluginRegistry *
+fixture_registry (void)
+{
+	TandemPluginRegistry *registry = tandem_plugin_registry_new ();
+	const char *path[] = { plugin_dir, NULL };
+
+	tandem_plugin_registry_set_search_path (registry, path);
+	tandem_plugin_registry_scan (registry);
+	return registry;
+}
+
+static TandemNode *
+node_from (const char *text, const char *state_dir)
+{
+	g_autoptr(TandemConfig) config = tandem_config_new ();
+	g_autoptr(TandemPluginRegistry) registry = fixture_registry ();
+	g_autoptr(GError) error = NULL;
+	TandemNode *node;
+
+	tandem_config_load_data (config, text, -1, "tandem.conf", &error);
+	g_assert_no_error (error);
+	node = tandem_node_new (config, registry);
+	if (state_dir != NULL)
+		tandem_node_set_state_dir (node, state_dir);
+	return node;
+}
+
+static char *
+read_trimmed (const char *path)
+{
+	g_autoptr(GError) error = NULL;
+	char *contents = NULL;
+
+	g_file_get_contents (path, &contents, NULL, &error);
+	g_assert_no_error (error);
+	return g_strstrip (contents);
+}
+
+static void
+test_node_id_generated_and_stable (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autofree char *state = g_build_filename (dir, "deep", "state", NULL);
+	g_autofree char *id_file = g_build_filename (state, "node-id", NULL);
+	g_autofree char *first = NULL;
+	g_autofree char *on_disk = NULL;
+	g_autoptr(GError) error = NULL;
+
+	{
+		g_autoptr(TandemNode) node = node_from ("[node]\n", state);
+
+		g_assert_null (tandem_node_get_id (node));
+		g_assert_true (tandem_node_configure (node, &error));
+		g_assert_true (tandem_node_open_state (node, &error));
+		g_assert_no_error (error);
+		first = g_strdup (tandem_node_get_id (node));
+		g_assert_true (g_uuid_string_is_valid (first));
+		g_assert_cmpstr (tandem_node_get_state_dir (node), ==, state);
+	}
+	on_disk = read_trimmed (id_file);
+	g_assert_cmpstr (on_disk, ==, first);
+
+	/* a restart (a new node on the same state directory) keeps the id */
+	for (guint i = 0; i < 3; i++) {
+		g_autoptr(TandemNode) node = node_from ("[node]\n", state);
+
+		g_assert_true (tandem_node_configure (node, &error));
+		g_assert_true (tandem_node_open_state (node, &error));
+		g_assert_no_error (error);
+		g_assert_cmpstr (tandem_node_get_id (node), ==, first);
+	}
+	rm_rf (dir);
+}
+
+static void
+test_node_id_from_config_wins (void)
+{
+	g_autofree char *state = make_tmpdir ();
+	g_autofree char *id_file = g_build_filename (state, "node-id", NULL);
+	g_autofree char *kept = NULL;
+	g_autoptr(GError) error = NULL;
+
+	{
+		g_autoptr(TandemNode) node = node_from ("[node]\nid = node-one\n", state);
+
+		g_assert_true (tandem_node_configure (node, &error));
+		g_assert_true (tandem_node_open_state (node, &error));
+		g_assert_no_error (error);
+		g_assert_cmpstr (tandem_node_get_id (node), ==, "node-one");
+		/* an explicit id is not written over the state */
+		g_assert_false (g_file_test (id_file, G_FILE_TEST_EXISTS));
+	}
+	g_file_set_contents (id_file, "9c7619a9-8460-465d-8fd0-7eab1c464386\n", -1, &error);
+	g_assert_no_error (error);
+	{
+		g_autoptr(TandemNode) node = node_from ("[node]\nid = node-two\n", state);
+
+		g_assert_true (tandem_node_configure (node, &error));
+		g_assert_true (tandem_node_open_state (node, &error));
+		g_assert_cmpstr (tandem_node_get_id (node), ==, "node-two");
+	}
+	kept = read_trimmed (id_file);
+	g_assert_cmpstr (kept, ==, "9c7619a9-8460-465d-8fd0-7eab1c464386");
+	{
+		g_autoptr(TandemNode) node = node_from ("[node]\n", state);
+
+		g_assert_true (tandem_node_configure (node, &error));
+		g_assert_true (tandem_node_open_state (node, &error));
+		g_assert_cmpstr (tandem_node_get_id (node), ==, "9c7619a9-8460-465d-8fd0-7eab1c464386");
+	}
+	rm_rf (state);
+}
+
+static void
+test_node_id_corrupt (void)
+{
+	g_autofree char *state = make_tmpdir ();
+	g_autofree char *id_file = g_build_filename (state, "node-id", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(TandemNode) node = node_from ("[node]\n", state);
+
+	g_file_set_contents (id_file, "not an id; rm -rf /\n", -1, &error);
+	g_assert_no_error (error);
+	g_assert_true (tandem_node_configure (node, &error));
+	g_assert_false (tandem_node_open_state (node, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR);
+	g_assert_nonnull (strstr (error->message, id_file));
+	g_assert_nonnull (strstr (error->message, "invalid node id"));
+	g_assert_null (tandem_node_get_id (node));
+	rm_rf (state);
+}
+
+static void
+test_state_dir_not_creatable (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autofree char *file = g_build_filename (dir, "a-file", NULL);
+	g_autofree char *state = g_build_filename (file, "state", NULL);
+	g_autoptr(GError) error = NULL;
+	g_autoptr(TandemNode) node = node_from ("[node]\n", NULL);
+	g_autofree char *config_text = NULL;
+
+	g_file_set_contents (file, "x", -1, &error);
+	g_assert_no_error (error);
+
+	/* through the config key, as an operator would set it */
+	config_text = g_strdup_printf ("[node]\nstate_dir = %s\n", state);
+	g_clear_object (&node);
+	node = node_from (config_text, NULL);
+	g_assert_true (tandem_node_configure (node, &error));
+	g_assert_cmpstr (tandem_node_get_state_dir (node), ==, state);
+	g_assert_false (tandem_node_open_state (node, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR);
+	g_assert_nonnull (strstr (error->message, state));
+	g_assert_nonnull (strstr (error->message, "cannot be created"));
+	rm_rf (dir);
+}
+
+static void
+test_state_dir_not_writable (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autoptr(GError) error = NULL;
+	g_autoptr(TandemNode) node = node_from ("[node]\n", dir);
+
+	if (geteuid () == 0) {
+		/* root writes through permission bits: use a read-only place
+		 * that even root cannot write, /proc */
+		g_clear_object (&node);
+		node = node_from ("[node]\n", "/proc/self");
+	} else {
+		g_assert_cmpint (g_chmod (dir, 0500), ==, 0);
+	}
+	g_assert_true (tandem_node_configure (node, &error));
+	g_assert_false (tandem_node_open_state (node, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR);
+	g_assert_nonnull (strstr (error->message, "is not writable"));
+	g_chmod (dir, 0700);
+	rm_rf (dir);
+}
+
+static void
+test_state_dir_locked (void)
+{
+	g_autofree char *state = make_tmpdir ();
+	g_autofree char *pid = g_strdup_printf ("pid %ld", (long) getpid ());
+	g_autoptr(GError) error = NULL;
+	g_autoptr(TandemNode) first = node_from ("[node]\n", state);
+	g_autoptr(TandemNode) second = node_from ("[node]\n", state);
+
+	g_assert_true (tandem_node_configure (first, &error));
+	g_assert_true (tandem_node_open_state (first, &error));
+	g_assert_true (tandem_node_configure (second, &error));
+	g_assert_false (tandem_node_open_state (second, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_BUSY);
+	g_assert_nonnull (strstr (error->message, "in use by another node"));
+	g_assert_nonnull (strstr (error->message, pid));
+	g_clear_error (&error);
+
+	/* once the first is gone, the directory is free again */
+	g_clear_object (&first);
+	g_clear_object (&second);
+	second = node_from ("[node]\n", state);
+	g_assert_true (tandem_node_configure (second, &error));
+	g_assert_true (tandem_node_open_state (second, &error));
+	g_assert_no_error (error);
+	rm_rf (state);
+}
+
+static char *
+lifecycle_config (const char *trace, const char *extra)
+{
+	return g_strdup_printf ("[receiver.r1]\nplugin = fixture\ntrace_file = %s\n"
+				"[store.s1]\nplugin = fixture-store\ntrace_file = %s\n"
+				"[receiver.r2]\nplugin = fixture\ntrace_file = %s\nport = 9000\n%s"
+				"[store.s2]\nplugin = fixture-store\ntrace_file = %s\n"
+				"[receiver.off]\nplugin = fixture\nenabled = false\ntrace_file = %s\n",
+				trace, trace, trace, extra, trace, trace);
+}
+
+static void
+test_start_stop_order (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autofree char *state = g_build_filename (dir, "state", NULL);
+	g_autofree char *trace = g_build_filename (dir, "trace", NULL);
+	g_autofree char *text = lifecycle_config (trace, "");
+	g_autofree char *lines = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(TandemNode) node = node_from (text, state);
+	GPtrArray *plugins;
+
+	g_assert_true (tandem_node_configure (node, &error));
+	g_assert_no_error (error);
+	plugins = tandem_node_get_plugins (node);
+	g_assert_cmpuint (plugins->len, ==, 4);
+	g_assert_cmpstr (tandem_plugin_get_name (g_ptr_array_index (plugins, 0)), ==, "s1");
+	g_assert_cmpstr (tandem_plugin_get_name (g_ptr_array_index (plugins, 3)), ==, "r2");
+	g_assert_true (TANDEM_IS_STORE (g_ptr_array_index (plugins, 0)));
+	g_assert_true (TANDEM_IS_RECEIVER (g_ptr_array_index (plugins, 3)));
+	g_assert_true (tandem_node_open_state (node, &error));
+	g_assert_true (tandem_node_start (node, &error));
+	g_assert_no_error (error);
+	for (guint i = 0; i < plugins->len; i++)
+		g_assert_cmpint (tandem_plugin_get_state (g_ptr_array_index (plugins, i)), ==,
+				 TANDEM_PLUGIN_STATE_STARTED);
+	tandem_node_stop (node);
+	for (guint i = 0; i < plugins->len; i++)
+		g_assert_cmpint (tandem_plugin_get_state (g_ptr_array_index (plugins, i)), ==,
+				 TANDEM_PLUGIN_STATE_STOPPED);
+	/* stopping twice does nothing more */
+	tandem_node_stop (node);
+
+	g_file_get_contents (trace, &lines, NULL, &error);
+	g_assert_no_error (error);
+	/* setup in config order; start: stores, then receivers, each in config
+	 * order; stop in exactly the reverse order */
+	g_assert_cmpstr (lines, ==,
+			 "setup r1\nsetup s1\nsetup r2\nsetup s2\n"
+			 "start s1\nstart s2\nstart r1\nstart r2\n"
+			 "stop r2\nstop r1\nstop s2\nstop s1\n");
+	rm_rf (dir);
+}
+
+static void
+test_start_failure_rolls_back (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autofree char *state = g_build_filename (dir, "state", NULL);
+	g_autofree char *trace = g_build_filename (dir, "trace", NULL);
+	g_autofree char *text = lifecycle_config (trace, "fail_start = true\n");
+	g_autofree char *lines = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(TandemNode) node = node_from (text, state);
+
+	g_assert_true (tandem_node_configure (node, &error));
+	g_assert_true (tandem_node_open_state (node, &error));
+	g_assert_false (tandem_node_start (node, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_FAILED);
+	g_assert_nonnull (strstr (error->message, "cannot start [receiver.r2]"));
+	g_clear_error (&error);
+
+	g_file_get_contents (trace, &lines, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_cmpstr (lines, ==,
+			 "setup r1\nsetup s1\nsetup r2\nsetup s2\n"
+			 "start s1\nstart s2\nstart r1\n"
+			 "stop r1\nstop s2\nstop s1\n");
+	rm_rf (dir);
+}
+
+static void
+test_plugin_config_errors_located (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(TandemNode) node = node_from ("[receiver.a]\n"
+						"plugin = fixture\n"
+						"port = 70000\n"
+						"mode = fast\n"
+						"[receiver.b]\n"
+						"plugin = fixture-store\n",
+						NULL);
+
+	g_assert_false (tandem_node_configure (node, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_CONFIG);
+	g_assert_nonnull (strstr (error->message, "tandem.conf:3: key 'port' in [receiver.a]: expected an integer 1-65535, got \"70000\""));
+	g_assert_nonnull (strstr (error->message, "tandem.conf:6: key 'plugin' in [receiver.b]: plugin 'fixture-store'"));
+	g_assert_nonnull (strstr (error->message, "is a store plugin, not a receiver plugin"));
+}
+
+static void
+test_plugin_setup_error_located (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(TandemNode) node = node_from ("[receiver.a]\nplugin = fixture\nmode = fast\n", NULL);
+
+	g_assert_false (tandem_node_configure (node, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_CONFIG);
+	g_assert_nonnull (strstr (error->message, "tandem.conf:3: key 'mode' in [receiver.a]:"));
+}
+
+static void
+test_receiver_base_keys (void)
+{
+	g_autoptr(GError) error = NULL;
+	g_autoptr(TandemNode) node = node_from ("[receiver.a]\nplugin = fixture\nduplicated_in_cluster = true\n"
+						"[receiver.b]\nplugin = fixture\n",
+						NULL);
+	GPtrArray *plugins;
+
+	g_assert_true (tandem_node_configure (node, &error));
+	g_assert_no_error (error);
+	plugins = tandem_node_get_plugins (node);
+	g_assert_true (tandem_receiver_get_duplicated_in_cluster (g_ptr_array_index (plugins, 0)));
+	g_assert_false (tandem_receiver_get_duplicated_in_cluster (g_ptr_array_index (plugins, 1)));
+	g_assert_cmpuint (tandem_config_get_warnings (tandem_node_get_config (node))->len, ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+	int rc;
+
+	g_test_init (&argc, &argv, NULL);
+
+	plugin_dir = make_tmpdir ();
+	copy_fixture ("fixture-receiver.so");
+	copy_fixture ("fixture-store.so");
+
+	g_test_add_func ("/node/id-generated-and-stable", test_node_id_generated_and_stable);
+	g_test_add_func ("/node/id-from-config-wins", test_node_id_from_config_wins);
+	g_test_add_func ("/node/id-corrupt", test_node_id_corrupt);
+	g_test_add_func ("/node/state-dir-not-creatable", test_state_dir_not_creatable);
+	g_test_add_func ("/node/state-dir-not-writable", test_state_dir_not_writable);
+	g_test_add_func ("/node/state-dir-locked", test_state_dir_locked);
+	g_test_add_func ("/node/start-stop-order", test_start_stop_order);
+	g_test_add_func ("/node/start-failure-rolls-back", test_start_failure_rolls_back);
+	g_test_add_func ("/node/plugin-config-errors-located", test_plugin_config_errors_located);
+	g_test_add_func ("/node/plugin-setup-error-located", test_plugin_setup_error_located);
+	g_test_add_func ("/node/receiver-base-keys", test_receiver_base_keys);
+
+	rc = g_test_run ();
+	rm_rf (plugin_dir);
+	g_free (plugin_dir);
+	return rc;
+}
