@@ -20,9 +20,13 @@ static const GDBusErrorEntry tandem_error_entries[] = {
 	{ TANDEM_ERROR_STATE_DIR, "io.tandem.Tandem1.Error.StateDir" },
 	{ TANDEM_ERROR_BUSY, "io.tandem.Tandem1.Error.Busy" },
 	{ TANDEM_ERROR_NOT_SUPPORTED, "io.tandem.Tandem1.Error.NotSupported" },
+	{ TANDEM_ERROR_PLAN_SYNTAX, "io.tandem.Tandem1.Error.PlanSyntax" },
+	{ TANDEM_ERROR_PLAN_INVALID, "io.tandem.Tandem1.Error.PlanInvalid" },
+	{ TANDEM_ERROR_INVALID_EVENT, "io.tandem.Tandem1.Error.InvalidEvent" },
+	{ TANDEM_ERROR_INVALID_SNAPSHOT, "io.tandem.Tandem1.Error.InvalidSnapshot" },
 };
 
-G_STATIC_ASSERT (G_N_ELEMENTS (tandem_error_entries) == TANDEM_ERROR_NOT_SUPPORTED + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (tandem_error_entries) == TANDEM_ERROR_INVALID_SNAPSHOT + 1);
 
 /**
  * tandem_error_quark:

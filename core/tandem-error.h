@@ -33,6 +33,11 @@ G_BEGIN_DECLS
  * @TANDEM_ERROR_STATE_DIR: the state directory cannot be created, read or written
  * @TANDEM_ERROR_BUSY: the resource is in use (for example the state directory by another node)
  * @TANDEM_ERROR_NOT_SUPPORTED: the operation is not supported by this object
+ * @TANDEM_ERROR_PLAN_SYNTAX: an execution plan does not parse (the message starts with line:column)
+ * @TANDEM_ERROR_PLAN_INVALID: an execution plan parses but is not valid (unknown stream or
+ *   attribute, type mismatch...; the message starts with line:column)
+ * @TANDEM_ERROR_INVALID_EVENT: an event does not match its stream definition
+ * @TANDEM_ERROR_INVALID_SNAPSHOT: a snapshot is damaged or belongs to another plan
  *
  * Error codes of the %TANDEM_ERROR domain.
  */
@@ -48,6 +53,10 @@ typedef enum {
 	TANDEM_ERROR_STATE_DIR,
 	TANDEM_ERROR_BUSY,
 	TANDEM_ERROR_NOT_SUPPORTED,
+	TANDEM_ERROR_PLAN_SYNTAX,
+	TANDEM_ERROR_PLAN_INVALID,
+	TANDEM_ERROR_INVALID_EVENT,
+	TANDEM_ERROR_INVALID_SNAPSHOT,
 } TandemError;
 
 TANDEM_AVAILABLE_IN_ALL

@@ -20,5 +20,8 @@
 #include "tandem-plugin-registry.h"
 #include "tandem-node.h"
 #include "tandem-log.h"
+#include "tandem-stream-definition.h"
+#include "tandem-event.h"
+#include "tandem-plan.h"
 
 #undef __TANDEM_H_INSIDE__
