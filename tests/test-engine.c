@@ -255,7 +255,7 @@ test_plan_errors (void)
 		{ "define stream S (a integer);", TANDEM_ERROR_PLAN_SYNTAX, "1:20: found 'integer', expected an attribute type" },
 		{ "define stream S (a int);\n\n  from T select a insert into U;", TANDEM_ERROR_PLAN_INVALID, "3:8: unknown stream 'T'" },
 		{ "define stream S (a int);\nfrom S select b insert into U;", TANDEM_ERROR_PLAN_INVALID, "2:15: unknown attribute 'b' in stream S (it has: a)" },
-		{ "define stream S (a int);\nfrom S[a == 'x'] select a insert into U;", TANDEM_ERROR_PLAN_INVALID, "2:10: type mismatch: cannot compare int == string" },
+		{ "define stream S (a int);\nfrom S[a == 'x'] select a insert into U;", TANDEM_ERROR_PLAN_INVALID, "2:10: type mismatch: int cannot be compared with string using '=='" },
 		{ "define stream S (a int);\nfrom S[count() > 1] select a insert into U;", TANDEM_ERROR_PLAN_INVALID, "2:8: aggregate function 'count' is not allowed in a filter" },
 		{ "define stream S (a int);\nfrom S#window.sliding(3) select a insert into U;", TANDEM_ERROR_PLAN_INVALID, "2:15: unknown window 'sliding'" },
 		{ "define stream S (a int);\nfrom S#window.length('x') select a insert into U;", TANDEM_ERROR_PLAN_INVALID, "2:22: expected an int or long constant" },

@@ -67,6 +67,7 @@ typedef struct {
 	char *stream;
 	AstExpr *filter;
 	AstWindow *window;
+	gboolean unidirectional;
 	guint line;
 	guint col;
 } AstSource;

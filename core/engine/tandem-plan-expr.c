@@ -177,14 +177,36 @@ WRAP_FN (mul_l, l, guint64, *)
 ARITH_FN (add_f, f, +)
 ARITH_FN (sub_f, f, -)
 ARITH_FN (mul_f, f, *)
-ARITH_FN (div_f, f, /)
 ARITH_FN (add_d, d, +)
 ARITH_FN (sub_d, d, -)
 ARITH_FN (mul_d, d, *)
-ARITH_FN (div_d, d, /)
 
-/* Integer division and remainder by zero give null (Java would throw);
- * MIN / -1 wraps as in Java. */
+/* As in Siddhi, a division (or remainder) by zero is null for every
+ * numeric type, floating point included. */
+static gboolean
+div_f (const Expr *e, const ExprCtx *c, TandemValue *out)
+{
+	TandemValue x, y;
+
+	if (!e->a->fn (e->a, c, &x) || !e->b->fn (e->b, c, &y) || y.f == 0.0f)
+		return FALSE;
+	out->f = x.f / y.f;
+	return TRUE;
+}
+
+static gboolean
+div_d (const Expr *e, const ExprCtx *c, TandemValue *out)
+{
+	TandemValue x, y;
+
+	if (!e->a->fn (e->a, c, &x) || !e->b->fn (e->b, c, &y) || y.d == 0.0)
+		return FALSE;
+	out->d = x.d / y.d;
+	return TRUE;
+}
+
+/* Integer division and remainder by zero give null; MIN / -1 wraps as in
+ * Java. */
 static gboolean
 div_i (const Expr *e, const ExprCtx *c, TandemValue *out)
 {
@@ -234,7 +256,7 @@ mod_f (const Expr *e, const ExprCtx *c, TandemValue *out)
 {
 	TandemValue x, y;
 
-	if (!e->a->fn (e->a, c, &x) || !e->b->fn (e->b, c, &y))
+	if (!e->a->fn (e->a, c, &x) || !e->b->fn (e->b, c, &y) || y.f == 0.0f)
 		return FALSE;
 	out->f = fmodf (x.f, y.f);
 	return TRUE;
@@ -245,7 +267,7 @@ mod_d (const Expr *e, const ExprCtx *c, TandemValue *out)
 {
 	TandemValue x, y;
 
-	if (!e->a->fn (e->a, c, &x) || !e->b->fn (e->b, c, &y))
+	if (!e->a->fn (e->a, c, &x) || !e->b->fn (e->b, c, &y) || y.d == 0.0)
 		return FALSE;
 	out->d = fmod (x.d, y.d);
 	return TRUE;
@@ -467,7 +489,7 @@ compile_attr (const AstExpr *ast, ExprScope *scope, GError **error)
 			for (guint t = s + 1; t < scope->n_sources; t++) {
 				if (tandem_stream_definition_lookup (scope->defs[t], ast->name) >= 0) {
 					set_error (error, ast, TANDEM_ERROR_PLAN_INVALID,
-						   "attribute '%s' is ambiguous: write %s.%s or %s.%s", ast->name,
+						   "ambiguous attribute '%s': write %s.%s or %s.%s", ast->name,
 						   scope->aliases[s] ? scope->aliases[s] : scope->names[s], ast->name,
 						   scope->aliases[t] ? scope->aliases[t] : scope->names[t], ast->name);
 					return NULL;
@@ -628,9 +650,9 @@ compile_binary (const AstExpr *ast, ExprScope *scope, GError **error)
 				return node (ast->op == OP_EQ ? eq_b : ne_b, TANDEM_ATTRIBUTE_TYPE_BOOL, a, b);
 			return node (ast->op == OP_EQ ? eq_s : ne_s, TANDEM_ATTRIBUTE_TYPE_BOOL, a, b);
 		}
-		set_error (error, ast, TANDEM_ERROR_PLAN_INVALID, "type mismatch: cannot compare %s %s %s",
-			   tandem_attribute_type_to_string (ta), op_text (ast->op),
-			   tandem_attribute_type_to_string (tb));
+		set_error (error, ast, TANDEM_ERROR_PLAN_INVALID, "type mismatch: %s cannot be compared with %s using '%s'",
+			   tandem_attribute_type_to_string (ta), tandem_attribute_type_to_string (tb),
+			   op_text (ast->op));
 		break;
 	case OP_ADD:
 	case OP_SUB:

@@ -943,6 +943,29 @@ parse_define (Parser *ps, GPtrArray *annotations)
 	return g_steal_pointer (&s);
 }
 
+/* VALUE UNIT, as a "#unit" call node: a = the value, b = the unit name */
+static AstExpr *
+time_term (Parser *ps, AstExpr *value)
+{
+	AstExpr *unit;
+	AstExpr *term;
+
+	if (value == NULL)
+		return NULL;
+	if (ps->tok.kind != TOK_IDENT) {
+		fail_expected (ps, "a time unit (millisec, sec, min, hour, day...)");
+		ast_expr_free (value);
+		return NULL;
+	}
+	unit = expr_new (AST_ATTR, ps->tok.line, ps->tok.col);
+	unit->name = g_steal_pointer (&ps->tok.text);
+	next (ps);
+	term = binary (OP_MUL, value, unit, unit->line, unit->col);
+	term->kind = AST_CALL;
+	term->name = g_strdup ("#unit");
+	return term;
+}
+
 static gboolean
 parse_filter_and_window (Parser *ps, AstSource *src, gboolean allow_window)
 {
@@ -971,15 +994,23 @@ parse_filter_and_window (Parser *ps, AstSource *src, gboolean allow_window)
 
 				if (param == NULL)
 					return FALSE;
-				/* `1 sec`, `500 milliseconds`: a constant and a time unit */
+				/* `1 sec`, `1 min 30 sec`: constants with time
+				 * units; the terms after the first hang off ->args */
 				if (ps->tok.kind == TOK_IDENT) {
-					AstExpr *unit = expr_new (AST_ATTR, ps->tok.line, ps->tok.col);
+					param = time_term (ps, param);
+					while (param != NULL && (ps->tok.kind == TOK_INT || ps->tok.kind == TOK_LONG)) {
+						AstExpr *term = time_term (ps, parse_primary (ps));
 
-					unit->name = g_steal_pointer (&ps->tok.text);
-					next (ps);
-					param = binary (OP_MUL, param, unit, unit->line, unit->col);
-					param->kind = AST_CALL; /* marks "value unit" */
-					param->name = g_strdup ("#unit");
+						if (term == NULL) {
+							ast_expr_free (param);
+							return FALSE;
+						}
+						if (param->args == NULL)
+							param->args = g_ptr_array_new_with_free_func ((GDestroyNotify) ast_expr_free);
+						g_ptr_array_add (param->args, term);
+					}
+					if (param == NULL)
+						return FALSE;
 				}
 				g_ptr_array_add (w->params, param);
 			} while (accept (ps, TOK_COMMA));
@@ -1022,6 +1053,8 @@ parse_source (Parser *ps, gboolean pattern)
 		if (src->alias == NULL)
 			return NULL;
 	}
+	if (!pattern && accept_kw (ps, "unidirectional"))
+		src->unidirectional = TRUE;
 	return g_steal_pointer (&src);
 }
 

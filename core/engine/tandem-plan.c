@@ -127,6 +127,9 @@ struct _Query {
 	gboolean every;    /* pattern: every on the first step */
 	gboolean started;  /* pattern without every: the first step matched once */
 	GPtrArray *partials; /* of Partial*, oldest first */
+	gboolean unidirectional[2]; /* join: only this side triggers */
+	GPtrArray *pending;  /* output rows of the input being processed */
+	GArray *pending_kinds;
 	Stream *output;
 	Expr **select;
 	guint n_select;
@@ -332,9 +335,8 @@ agg_value (AggState *st, AggDef *def, TandemValue *out)
 			out->d = st->count == 0 ? 0.0 : st->dsum;
 		return TRUE;
 	case AGG_AVG:
-		if (st->count <= 0)
-			return FALSE;
-		out->d = st->dsum / (double) st->count;
+		/* as Siddhi: an average over nothing (all values left) is 0.0 */
+		out->d = st->count <= 0 ? 0.0 : st->dsum / (double) st->count;
 		return TRUE;
 	case AGG_MIN:
 	case AGG_MAX:
@@ -447,15 +449,40 @@ find_group (Query *q, const ExprCtx *ctx)
 
 static void deliver (TandemPlan *self, Stream *stream, TandemEvent *event);
 
+/* Outputs leave a query as one chunk per input, as in Siddhi: the whole
+ * chunk reaches the output function, then the queries that read the
+ * output stream, event by event. */
 static void
 emit (TandemPlan *self, Query *q, TandemEvent *row, ItemKind kind)
 {
-	if (self->output_func != NULL)
-		self->output_func (self, q->name, q->output->name, (TandemEventKind) kind, row,
-				   self->output_data);
+	TandemEventKind k = (TandemEventKind) kind;
+
+	g_ptr_array_add (q->pending, tandem_event_ref (row));
+	g_array_append_val (q->pending_kinds, k);
+}
+
+static void
+flush_outputs (TandemPlan *self, Query *q)
+{
+	g_autoptr(GPtrArray) rows = NULL;
+	g_autoptr(GArray) kinds = NULL;
+
+	if (q->pending->len == 0)
+		return;
+	rows = g_steal_pointer (&q->pending);
+	kinds = g_steal_pointer (&q->pending_kinds);
+	q->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) tandem_event_unref);
+	q->pending_kinds = g_array_new (FALSE, FALSE, sizeof (TandemEventKind));
+	if (self->output_func != NULL) {
+		for (guint i = 0; i < rows->len; i++)
+			self->output_func (self, q->name, q->output->name,
+					   g_array_index (kinds, TandemEventKind, i),
+					   g_ptr_array_index (rows, i), self->output_data);
+	}
 	/* whatever its kind, an event inserted into a stream arrives there as
 	 * a current event */
-	deliver (self, q->output, row);
+	for (guint i = 0; i < rows->len; i++)
+		deliver (self, q->output, g_ptr_array_index (rows, i));
 }
 
 static TandemEvent *
@@ -591,6 +618,8 @@ window_emit (TandemPlan *self, Query *q, guint side, TandemEvent *event, ItemKin
 		select_item (self, q, NULL, ITEM_RESET, timestamp);
 		return;
 	}
+	if (q->unidirectional[1 - side])
+		return; /* only the other side triggers the join */
 	other = &q->sources[1 - side].win;
 	/* a batch window joins with the batch it emitted last */
 	contents = is_batch_window (other->kind) ? &other->expired : &other->events;
@@ -663,9 +692,7 @@ window_advance (TandemPlan *self, Query *q, guint side, gint64 now)
 		break;
 	case WIN_TIME_BATCH:
 		while (w->started && now >= w->batch_end) {
-			gint64 end = w->batch_end;
-
-			flush_batch (self, q, side, end);
+			flush_batch (self, q, side, now);
 			w->batch_end += w->size;
 			if (g_queue_is_empty (&w->events) && g_queue_is_empty (&w->expired) && now >= w->batch_end)
 				w->batch_end += ((now - w->batch_end) / w->size + 1) * w->size;
@@ -725,7 +752,7 @@ window_process (TandemPlan *self, Query *q, guint side, TandemEvent *event)
 			if (ext_time (w, head) + w->size > now)
 				break;
 			g_queue_pop_head (&w->events);
-			window_emit (self, q, side, head, ITEM_EXPIRED, event->timestamp);
+			window_emit (self, q, side, head, ITEM_EXPIRED, now);
 			tandem_event_unref (head);
 		}
 		g_queue_push_tail (&w->events, tandem_event_ref (event));
@@ -826,6 +853,7 @@ query_process (TandemPlan *self, Query *q, guint side, Stream *stream, TandemEve
 
 	if (q->kind == QUERY_PATTERN) {
 		pattern_process (self, q, stream, event);
+		flush_outputs (self, q);
 		return;
 	}
 	src = &q->sources[side];
@@ -837,6 +865,7 @@ query_process (TandemPlan *self, Query *q, guint side, Stream *stream, TandemEve
 			return;
 	}
 	window_process (self, q, side, event);
+	flush_outputs (self, q);
 }
 
 static void
@@ -867,6 +896,7 @@ advance_clock (TandemPlan *self, gint64 now)
 			if (kind == WIN_TIME || kind == WIN_TIME_BATCH)
 				window_advance (self, q, side, now);
 		}
+		flush_outputs (self, q);
 	}
 }
 
@@ -893,6 +923,10 @@ query_free (Query *q)
 	expr_free (q->on);
 	if (q->partials != NULL)
 		g_ptr_array_unref (q->partials);
+	if (q->pending != NULL)
+		g_ptr_array_unref (q->pending);
+	if (q->pending_kinds != NULL)
+		g_array_unref (q->pending_kinds);
 	for (guint i = 0; i < q->n_select; i++)
 		expr_free (q->select[i]);
 	g_free (q->select);
@@ -1017,7 +1051,7 @@ compile_stream (TandemPlan *self, AstStream *ast, GPtrArray *external, GError **
 }
 
 static gboolean
-const_int_param (const AstExpr *p, gboolean allow_unit, gint64 *out, GError **error)
+time_unit (const AstExpr *unit, gint64 *factor, GError **error)
 {
 	static const struct {
 		const char *name;
@@ -1031,30 +1065,22 @@ const_int_param (const AstExpr *p, gboolean allow_unit, gint64 *out, GError **er
 		{ "months", G_GINT64_CONSTANT (2630000000) }, { "year", G_GINT64_CONSTANT (31556900000) },
 		{ "years", G_GINT64_CONSTANT (31556900000) },
 	};
-	const AstExpr *value = p;
-	gint64 factor = 1;
 
-	if (p->kind == AST_CALL && g_strcmp0 (p->name, "#unit") == 0) {
-		gboolean found = FALSE;
-
-		if (!allow_unit) {
-			semantic_error (error, p->line, p->col, "this parameter is a count, not a time: drop '%s'", p->b->name);
-			return FALSE;
+	for (guint i = 0; i < G_N_ELEMENTS (units); i++) {
+		if (g_ascii_strcasecmp (unit->name, units[i].name) == 0) {
+			*factor = units[i].ms;
+			return TRUE;
 		}
-		for (guint i = 0; i < G_N_ELEMENTS (units); i++) {
-			if (g_ascii_strcasecmp (p->b->name, units[i].name) == 0) {
-				factor = units[i].ms;
-				found = TRUE;
-			}
-		}
-		if (!found) {
-			semantic_error (error, p->b->line, p->b->col,
-					"unknown time unit '%s' (use millisec, sec, min, hour, day, week, month or year)",
-					p->b->name);
-			return FALSE;
-		}
-		value = p->a;
 	}
+	semantic_error (error, unit->line, unit->col,
+			"unknown time unit '%s' (use millisec, sec, min, hour, day, week, month or year)",
+			unit->name);
+	return FALSE;
+}
+
+static gboolean
+const_int_value (const AstExpr *value, gboolean allow_unit, gint64 *out, GError **error)
+{
 	if (value->kind != AST_CONST || value->const_null ||
 	    (value->const_type != TANDEM_ATTRIBUTE_TYPE_INT && value->const_type != TANDEM_ATTRIBUTE_TYPE_LONG)) {
 		semantic_error (error, value->line, value->col, "expected an int or long constant%s",
@@ -1062,11 +1088,42 @@ const_int_param (const AstExpr *p, gboolean allow_unit, gint64 *out, GError **er
 		return FALSE;
 	}
 	*out = value->const_type == TANDEM_ATTRIBUTE_TYPE_INT ? value->const_value.i : value->const_value.l;
-	if (*out <= 0 || *out > G_MAXINT64 / factor) {
+	if (*out <= 0) {
 		semantic_error (error, value->line, value->col, "expected a positive window size, got %" G_GINT64_FORMAT, *out);
 		return FALSE;
 	}
-	*out *= factor;
+	return TRUE;
+}
+
+/* A window size: a positive constant, or (for time windows) a sum of
+ * `VALUE UNIT` terms such as `1 min 30 sec`. */
+static gboolean
+const_int_param (const AstExpr *p, gboolean allow_unit, gint64 *out, GError **error)
+{
+	gint64 total = 0;
+	guint n_terms;
+
+	if (!(p->kind == AST_CALL && g_strcmp0 (p->name, "#unit") == 0))
+		return const_int_value (p, allow_unit, out, error);
+	if (!allow_unit) {
+		semantic_error (error, p->b->line, p->b->col, "this parameter is a count, not a time: drop '%s'", p->b->name);
+		return FALSE;
+	}
+	n_terms = 1 + (p->args != NULL ? p->args->len : 0);
+	for (guint i = 0; i < n_terms; i++) {
+		const AstExpr *term = i == 0 ? p : g_ptr_array_index (p->args, i - 1);
+		gint64 value;
+		gint64 factor;
+
+		if (!const_int_value (term->a, TRUE, &value, error) || !time_unit (term->b, &factor, error))
+			return FALSE;
+		if (value > (G_MAXINT64 - total) / factor) {
+			semantic_error (error, term->a->line, term->a->col, "window time is too long");
+			return FALSE;
+		}
+		total += value * factor;
+	}
+	*out = total;
 	return TRUE;
 }
 
@@ -1100,7 +1157,7 @@ compile_window (Window *win, AstWindow *ast, TandemStreamDefinition *def, GError
 		return FALSE;
 	}
 	if (ast->params->len != windows[found].n_params) {
-		semantic_error (error, ast->line, ast->col, "window %s takes %u parameter%s, got %u", ast->name,
+		semantic_error (error, ast->line, ast->col, "window %s expects %u parameter%s, got %u", ast->name,
 				windows[found].n_params, windows[found].n_params == 1 ? "" : "s", ast->params->len);
 		return FALSE;
 	}
@@ -1165,11 +1222,21 @@ compile_query (TandemPlan *self, AstQuery *ast, GError **error)
 	q->name = g_strdup (ast->name);
 	q->kind = ast->kind == AST_QUERY_JOIN ? QUERY_JOIN : ast->kind == AST_QUERY_PATTERN ? QUERY_PATTERN : QUERY_SIMPLE;
 	q->every = ast->every;
+	if (ast->kind == AST_QUERY_JOIN) {
+		q->unidirectional[0] = ((AstSource *) g_ptr_array_index (ast->sources, 0))->unidirectional;
+		q->unidirectional[1] = ((AstSource *) g_ptr_array_index (ast->sources, 1))->unidirectional;
+		if (q->unidirectional[0] && q->unidirectional[1]) {
+			semantic_error (error, ast->line, ast->col, "only one side of a join can be unidirectional");
+			return FALSE;
+		}
+	}
 	g_ptr_array_add (self->queries, q); /* owned from here on */
 	q->groups = g_hash_table_new (group_hash, group_equal);
 	q->group_list = g_ptr_array_new ();
 	q->batch_groups = g_ptr_array_new ();
 	q->partials = g_ptr_array_new_with_free_func ((GDestroyNotify) partial_free);
+	q->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) tandem_event_unref);
+	q->pending_kinds = g_array_new (FALSE, FALSE, sizeof (TandemEventKind));
 	q->keybuf = g_string_new (NULL);
 	q->current_on = ast->output_kind != AST_OUTPUT_EXPIRED;
 	q->expired_on = ast->output_kind != AST_OUTPUT_CURRENT;
@@ -1300,12 +1367,14 @@ compile_query (TandemPlan *self, AstQuery *ast, GError **error)
 			return FALSE;
 	}
 
-	/* having: output attributes first, then input attributes, aggregates */
+	/* having: as in Siddhi, a condition on the output attributes only
+	 * (select an aggregate `as NAME` to test it) */
 	if (ast->having != NULL) {
-		scope.aggs = aggs;
-		scope.row_def = out_def;
-		q->having = expr_compile_bool (ast->having, &scope, "having", error);
-		scope.row_def = NULL;
+		ExprScope hscope = { .prefer = -1 };
+
+		hscope.row_def = out_def;
+		hscope.no_agg_where = "having (select the aggregate 'as NAME' and test NAME)";
+		q->having = expr_compile_bool (ast->having, &hscope, "having", error);
 		if (q->having == NULL)
 			return FALSE;
 	}
