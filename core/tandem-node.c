@@ -19,8 +19,10 @@
 #include "tandem-error.h"
 #include "tandem-log.h"
 #include "tandem-node.h"
+#include "tandem-pipeline.h"
 #include "tandem-plugin.h"
 #include "tandem-plugin-registry.h"
+#include "tandem-receiver.h"
 
 /**
  * TandemNode:
@@ -58,6 +60,7 @@ struct _TandemNode {
 	TandemLogLevel log_level;
 
 	GPtrArray *plugins; /* of TandemPlugin, in start order */
+	TandemPipeline *pipeline;
 	gboolean configured;
 	gboolean started;
 	int lock_fd;
@@ -104,6 +107,7 @@ tandem_node_finalize (GObject *object)
 
 	if (self->lock_fd >= 0)
 		g_close (self->lock_fd, NULL);
+	g_clear_pointer (&self->pipeline, tandem_pipeline_free);
 	g_clear_object (&self->config);
 	g_clear_object (&self->registry);
 	g_ptr_array_unref (self->plugins);
@@ -247,6 +251,7 @@ static void
 tandem_node_init (TandemNode *self)
 {
 	self->plugins = g_ptr_array_new_with_free_func (g_object_unref);
+	self->pipeline = tandem_pipeline_new ();
 	self->log_level = TANDEM_LOG_LEVEL_MESSAGE;
 	self->cluster_name = g_strdup ("tandem");
 	self->lock_fd = -1;
@@ -628,12 +633,14 @@ tandem_node_configure (TandemNode *self, GError **error)
 			configure_node_section (self, section, errors);
 		} else if (g_strcmp0 (name, "cluster") == 0) {
 			configure_cluster_section (self, section, errors);
+		} else if (g_strcmp0 (name, "engine") == 0) {
+			tandem_pipeline_configure (self->pipeline, section, errors);
 		} else if (tandem_plugin_kind_from_string (prefix, &kind)) {
 			configure_plugin_section (self, section, kind, errors);
 		} else {
 			g_autofree char *where = tandem_config_section_describe_key (section, NULL);
 			g_autofree char *message =
-				g_strdup_printf ("%s: unknown section, ignored (known: [node], [cluster], "
+				g_strdup_printf ("%s: unknown section, ignored (known: [node], [cluster], [engine], "
 						 "[receiver.NAME], [store.NAME], [membership.NAME], [persister.NAME])",
 						 where);
 
@@ -827,6 +834,26 @@ tandem_node_open_state (TandemNode *self, GError **error)
 	return TRUE;
 }
 
+/* The ingest queue filled up (or has room again): receivers stop (or
+ * resume) taking events from their clients. */
+static void
+on_pressure (gboolean full, gpointer user_data)
+{
+	TandemNode *self = user_data;
+
+	g_info ("Ingest queue %s: %s receivers", full ? "full" : "has room", full ? "pausing" : "resuming");
+	for (guint i = 0; i < self->plugins->len; i++) {
+		TandemPlugin *plugin = g_ptr_array_index (self->plugins, i);
+
+		if (!TANDEM_IS_RECEIVER (plugin) || tandem_plugin_get_state (plugin) != TANDEM_PLUGIN_STATE_STARTED)
+			continue;
+		if (full)
+			tandem_receiver_pause (TANDEM_RECEIVER (plugin));
+		else
+			tandem_receiver_resume (TANDEM_RECEIVER (plugin));
+	}
+}
+
 static void
 stop_plugins (TandemNode *self, guint count)
 {
@@ -864,6 +891,8 @@ tandem_node_start (TandemNode *self, GError **error)
 	g_return_val_if_fail (self->id != NULL, FALSE);
 	g_return_val_if_fail (!self->started, FALSE);
 
+	if (!tandem_pipeline_start (self->pipeline, on_pressure, self, error))
+		return FALSE;
 	for (guint i = 0; i < self->plugins->len; i++) {
 		TandemPlugin *plugin = g_ptr_array_index (self->plugins, i);
 		const char *kind = tandem_plugin_kind_to_string (tandem_plugin_get_kind (plugin));
@@ -877,6 +906,7 @@ tandem_node_start (TandemNode *self, GError **error)
 				     "cannot start [%s.%s]: %s", kind, tandem_plugin_get_name (plugin),
 				     local_error->message);
 			stop_plugins (self, i);
+			tandem_pipeline_stop (self->pipeline);
 			return FALSE;
 		}
 	}
@@ -900,4 +930,179 @@ tandem_node_stop (TandemNode *self)
 		return;
 	self->started = FALSE;
 	stop_plugins (self, self->plugins->len);
+	/* receivers are stopped: process everything they accepted */
+	tandem_pipeline_stop (self->pipeline);
+}
+
+/**
+ * tandem_node_lookup_stream:
+ * @self: a #TandemNode
+ * @name: a stream name, or a stream id `name:version`
+ *
+ * Returns: (transfer none) (nullable): the definition of a stream the node
+ *   accepts events for (an input of a deployed plan, or a definition listed
+ *   in `[engine] streams`)
+ */
+TandemStreamDefinition *
+tandem_node_lookup_stream (TandemNode *self, const char *name)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), NULL);
+	g_return_val_if_fail (name != NULL, NULL);
+	return tandem_pipeline_lookup_stream (self->pipeline, name);
+}
+
+/**
+ * tandem_node_get_plans:
+ * @self: a #TandemNode
+ *
+ * Returns: (transfer none) (element-type TandemPlan): the deployed plans.
+ *   They run on the engine thread: use their read-only accessors only.
+ */
+GPtrArray *
+tandem_node_get_plans (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), NULL);
+	return tandem_pipeline_get_plans (self->pipeline);
+}
+
+/**
+ * tandem_node_is_accepting:
+ * @self: a #TandemNode
+ *
+ * Returns: %TRUE if the node takes events now (it runs and its ingest queue
+ *   has room); receivers answer 503 otherwise
+ */
+gboolean
+tandem_node_is_accepting (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), FALSE);
+	return self->started && tandem_pipeline_is_accepting (self->pipeline);
+}
+
+/**
+ * tandem_node_get_events_processed:
+ * @self: a #TandemNode
+ *
+ * Returns: how many accepted events the engine has run through the plans
+ */
+guint64
+tandem_node_get_events_processed (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), 0);
+	return tandem_pipeline_get_processed (self->pipeline);
+}
+
+/**
+ * tandem_node_get_last_seq:
+ * @self: a #TandemNode
+ *
+ * Returns: the sequence number given to the last accepted event (0 if none)
+ */
+guint64
+tandem_node_get_last_seq (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), 0);
+	return tandem_pipeline_get_last_seq (self->pipeline);
+}
+
+/**
+ * tandem_node_wait_engine_idle:
+ * @self: a #TandemNode
+ *
+ * Blocks until the engine thread has processed every accepted event.
+ */
+void
+tandem_node_wait_engine_idle (TandemNode *self)
+{
+	g_return_if_fail (TANDEM_IS_NODE (self));
+	tandem_pipeline_wait_idle (self->pipeline);
+}
+
+typedef struct {
+	guint64 first_seq;
+	guint n_new;
+} IngestResult;
+
+/**
+ * tandem_node_ingest_async:
+ * @self: a #TandemNode
+ * @stream: a stream name or id (see tandem_node_lookup_stream())
+ * @events: (element-type TandemEvent): the events, built for @stream's
+ *   definition; the node sets their cluster identity
+ * @event_ids: (array zero-terminated=1) (nullable): one id per event (empty
+ *   for none), for per-event idempotency, or %NULL
+ * @idempotency_key: (nullable): a key for the whole request, or %NULL
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the events are accepted, or refused
+ * @user_data: data for @callback
+ *
+ * Hands a batch to the node's sequenced ingest, all or nothing.  The
+ * callback runs once the events are accepted: only then may a receiver
+ * acknowledge them to its client.  A key or event id seen within the
+ * idempotency window (`[engine] idempotency_window`) is acknowledged again
+ * with its first sequence, and not ingested twice.
+ */
+void
+tandem_node_ingest_async (TandemNode *self,
+			  const char *stream,
+			  GPtrArray *events,
+			  const char *const *event_ids,
+			  const char *idempotency_key,
+			  GCancellable *cancellable,
+			  GAsyncReadyCallback callback,
+			  gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	g_autoptr(GError) error = NULL;
+	IngestResult *result;
+
+	g_return_if_fail (TANDEM_IS_NODE (self));
+	g_return_if_fail (stream != NULL);
+	g_return_if_fail (events != NULL);
+
+	task = g_task_new (self, cancellable, callback, user_data);
+	g_task_set_source_tag (task, tandem_node_ingest_async);
+	result = g_new0 (IngestResult, 1);
+	if (!self->started) {
+		g_free (result);
+		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is not running");
+		return;
+	}
+	if (!tandem_pipeline_ingest (self->pipeline, stream, events, event_ids, idempotency_key,
+				     &result->first_seq, &result->n_new, &error)) {
+		g_free (result);
+		g_task_return_error (task, g_steal_pointer (&error));
+		return;
+	}
+	g_task_return_pointer (task, result, g_free);
+}
+
+/**
+ * tandem_node_ingest_finish:
+ * @self: a #TandemNode
+ * @result: the #GAsyncResult given to the callback
+ * @first_seq: (out) (optional): the sequence number of the first event
+ * @n_new: (out) (optional): how many events were new (the rest were
+ *   repeats, acknowledged again)
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if the events are accepted; %FALSE with
+ *   %TANDEM_ERROR_BUSY when the node does not take events now (answer 503),
+ *   or %TANDEM_ERROR_INVALID_EVENT for an unknown stream or a bad event
+ */
+gboolean
+tandem_node_ingest_finish (TandemNode *self, GAsyncResult *result, guint64 *first_seq, guint *n_new, GError **error)
+{
+	g_autofree IngestResult *r = NULL;
+
+	g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+	r = g_task_propagate_pointer (G_TASK (result), error);
+	if (r == NULL)
+		return FALSE;
+	if (first_seq != NULL)
+		*first_seq = r->first_seq;
+	if (n_new != NULL)
+		*n_new = r->n_new;
+	return TRUE;
 }

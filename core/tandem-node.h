@@ -8,9 +8,10 @@
 #error "Only <tandem.h> can be included directly."
 #endif
 
-#include <glib-object.h>
+#include <gio/gio.h>
 
 #include "tandem-types.h"
+#include "tandem-plan.h"
 
 G_BEGIN_DECLS
 
@@ -44,5 +45,32 @@ TANDEM_AVAILABLE_IN_ALL
 void tandem_node_stop (TandemNode *self);
 TANDEM_AVAILABLE_IN_ALL
 GPtrArray *tandem_node_get_plugins (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+TandemStreamDefinition *tandem_node_lookup_stream (TandemNode *self, const char *name);
+TANDEM_AVAILABLE_IN_ALL
+GPtrArray *tandem_node_get_plans (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_is_accepting (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+guint64 tandem_node_get_events_processed (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+guint64 tandem_node_get_last_seq (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+void tandem_node_wait_engine_idle (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+void tandem_node_ingest_async (TandemNode *self,
+			       const char *stream,
+			       GPtrArray *events,
+			       const char *const *event_ids,
+			       const char *idempotency_key,
+			       GCancellable *cancellable,
+			       GAsyncReadyCallback callback,
+			       gpointer user_data);
+TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_ingest_finish (TandemNode *self,
+				    GAsyncResult *result,
+				    guint64 *first_seq,
+				    guint *n_new,
+				    GError **error);
 
 G_END_DECLS

@@ -397,6 +397,165 @@ test_receiver_base_keys (void)
 	g_assert_cmpuint (tandem_config_get_warnings (tandem_node_get_config (node))->len, ==, 0);
 }
 
+
+typedef struct {
+	gboolean done;
+	gboolean ok;
+	guint64 first_seq;
+	guint n_new;
+	GError *error;
+} IngestWait;
+
+static void
+on_ingested (GObject *source, GAsyncResult *result, gpointer data)
+{
+	IngestWait *w = data;
+
+	w->ok = tandem_node_ingest_finish (TANDEM_NODE (source), result, &w->first_seq, &w->n_new, &w->error);
+	w->done = TRUE;
+}
+
+static gboolean
+ingest (TandemNode *node, const char *stream, GPtrArray *events, const char *const *ids, const char *key,
+	guint64 *first_seq, guint *n_new, GError **error)
+{
+	IngestWait w = { 0 };
+
+	tandem_node_ingest_async (node, stream, events, ids, key, NULL, on_ingested, &w);
+	while (!w.done)
+		g_main_context_iteration (NULL, TRUE);
+	if (first_seq != NULL)
+		*first_seq = w.first_seq;
+	if (n_new != NULL)
+		*n_new = w.n_new;
+	if (w.error != NULL)
+		g_propagate_error (error, w.error);
+	return w.ok;
+}
+
+static GPtrArray *
+stock_events (TandemNode *node, const char *const *symbols, const double *prices, guint n)
+{
+	TandemStreamDefinition *def = tandem_node_lookup_stream (node, "Stocks:1.0.0");
+	GPtrArray *events = g_ptr_array_new_with_free_func ((GDestroyNotify) tandem_event_unref);
+
+	g_assert_nonnull (def);
+	for (guint i = 0; i < n; i++) {
+		TandemEvent *ev = tandem_event_new (def, 1000 + i);
+
+		tandem_event_set_string (ev, 0, symbols[i]);
+		tandem_event_set_double (ev, 1, prices[i]);
+		g_ptr_array_add (events, ev);
+	}
+	return events;
+}
+
+static void
+test_ingest_runs_plans (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autofree char *plans = g_build_filename (dir, "plans", NULL);
+	g_autofree char *plan = g_build_filename (plans, "10-filter.siddhiql", NULL);
+	g_autofree char *out = g_build_filename (dir, "outputs.jsonl", NULL);
+	g_autofree char *state = g_build_filename (dir, "state", NULL);
+	g_autofree char *text = NULL;
+	g_autofree char *lines = NULL;
+	g_autoptr(TandemNode) node = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) batch = NULL;
+	g_autoptr(GPtrArray) again = NULL;
+	const char *symbols[] = { "IBM", "WSO2", "ORCL" };
+	const double prices[] = { 120.5, 5.0, 99.25 };
+	const char *ids1[] = { "a", "b", "c", NULL };
+	const char *ids2[] = { "c", "d", "e", NULL };
+	guint64 first = 0;
+	guint n_new = 0;
+
+	g_assert_cmpint (g_mkdir (plans, 0755), ==, 0);
+	g_file_set_contents (plan,
+			     "@Plan:name('Filter')\n"
+			     "@Import('Stocks:1.0.0')\n"
+			     "define stream Stocks (symbol string, price double);\n"
+			     "@info(name = 'dear')\n"
+			     "from Stocks[price > 10.0] select symbol, price insert into Dear;\n",
+			     -1, &error);
+	g_assert_no_error (error);
+	text = g_strdup_printf ("[engine]\nplans = %s\noutput_log = %s\nidempotency_window = 60\n", plans, out);
+	node = node_from (text, state);
+	g_assert_true (tandem_node_configure (node, &error));
+	g_assert_no_error (error);
+	g_assert_cmpuint (tandem_node_get_plans (node)->len, ==, 1);
+	g_assert_nonnull (tandem_node_lookup_stream (node, "Stocks"));
+	g_assert_null (tandem_node_lookup_stream (node, "Stocks:2.0.0"));
+	g_assert_true (tandem_node_open_state (node, &error));
+
+	/* not running yet: refused, as a receiver would answer 503 */
+	batch = stock_events (node, symbols, prices, 3);
+	g_assert_false (tandem_node_is_accepting (node));
+	g_assert_false (ingest (node, "Stocks", batch, NULL, NULL, NULL, NULL, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_BUSY);
+	g_clear_error (&error);
+
+	g_assert_true (tandem_node_start (node, &error));
+	g_assert_true (tandem_node_is_accepting (node));
+	g_assert_true (ingest (node, "Stocks:1.0.0", batch, ids1, "request-1", &first, &n_new, &error));
+	g_assert_no_error (error);
+	g_assert_cmpuint (first, ==, 1);
+	g_assert_cmpuint (n_new, ==, 3);
+	g_assert_cmpuint (tandem_event_get_seq (g_ptr_array_index (batch, 2)), ==, 3);
+
+	/* the same request again: acknowledged again, not ingested twice */
+	g_assert_true (ingest (node, "Stocks", batch, ids1, "request-1", &first, &n_new, &error));
+	g_assert_cmpuint (first, ==, 1);
+	g_assert_cmpuint (n_new, ==, 0);
+
+	/* per-event ids: c is a repeat (IBM is skipped), d and e are new
+	 * (WSO2 gets 4 and is filtered out, ORCL gets 5) */
+	again = stock_events (node, symbols, prices, 3);
+	g_assert_true (ingest (node, "Stocks", again, ids2, NULL, &first, &n_new, &error));
+	g_assert_cmpuint (first, ==, 3);
+	g_assert_cmpuint (n_new, ==, 2);
+	g_assert_cmpuint (tandem_node_get_last_seq (node), ==, 5);
+
+	/* an unknown stream is refused */
+	g_assert_false (ingest (node, "Nope", batch, NULL, NULL, NULL, NULL, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT);
+	g_clear_error (&error);
+
+	tandem_node_wait_engine_idle (node);
+	g_assert_cmpuint (tandem_node_get_events_processed (node), ==, 5);
+	tandem_node_stop (node);
+	g_file_get_contents (out, &lines, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_cmpstr (lines, ==,
+			 "{\"plan\":\"Filter\",\"query\":\"dear\",\"stream\":\"Dear\",\"kind\":\"current\",\"timestamp\":1000,\"seq\":1,\"data\":[\"IBM\",120.5]}\n"
+			 "{\"plan\":\"Filter\",\"query\":\"dear\",\"stream\":\"Dear\",\"kind\":\"current\",\"timestamp\":1002,\"seq\":3,\"data\":[\"ORCL\",99.25]}\n"
+			 "{\"plan\":\"Filter\",\"query\":\"dear\",\"stream\":\"Dear\",\"kind\":\"current\",\"timestamp\":1002,\"seq\":5,\"data\":[\"ORCL\",99.25]}\n");
+	rm_rf (dir);
+}
+
+static void
+test_plan_errors_located (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autofree char *plan = g_build_filename (dir, "bad.siddhiql", NULL);
+	g_autofree char *text = NULL;
+	g_autofree char *expected = NULL;
+	g_autoptr(TandemNode) node = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_file_set_contents (plan, "define stream S (a int);\nfrom S select b insert into T;\n", -1, &error);
+	g_assert_no_error (error);
+	text = g_strdup_printf ("[engine]\nplans = %s\nstreams = %s/missing.json\n", plan, dir);
+	node = node_from (text, NULL);
+	g_assert_false (tandem_node_configure (node, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_CONFIG);
+	expected = g_strdup_printf ("%s:2:15: unknown attribute 'b'", plan);
+	g_assert_nonnull (strstr (error->message, expected));
+	g_assert_nonnull (strstr (error->message, "tandem.conf:3: key 'streams' in [engine]:"));
+	rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -419,6 +578,8 @@ main (int argc, char **argv)
 	g_test_add_func ("/node/plugin-config-errors-located", test_plugin_config_errors_located);
 	g_test_add_func ("/node/plugin-setup-error-located", test_plugin_setup_error_located);
 	g_test_add_func ("/node/receiver-base-keys", test_receiver_base_keys);
+	g_test_add_func ("/node/ingest-runs-plans", test_ingest_runs_plans);
+	g_test_add_func ("/node/plan-errors-located", test_plan_errors_located);
 
 	rc = g_test_run ();
 	rm_rf (plugin_dir);
