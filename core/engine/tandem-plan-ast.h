@@ -125,6 +125,7 @@ typedef struct {
 	gboolean playback;
 	GPtrArray *streams; /* of AstStream */
 	GPtrArray *queries; /* of AstQuery */
+	guint64 token_hash; /* of every token, so comments and layout do not count */
 } AstPlan;
 
 AstPlan *tandem_plan_parse (const char *text, gsize length, GError **error);

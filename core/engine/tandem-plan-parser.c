@@ -86,6 +86,7 @@ typedef struct {
 	Token tok;
 	GError *error;
 	guint depth;
+	guint64 hash;
 } Parser;
 
 static const char *
@@ -381,6 +382,13 @@ next (Parser *ps)
 		ps->p += len;
 	}
 	tok->len = ps->p - tok->start;
+	/* FNV-1a over the token kinds and texts: the plan's fingerprint */
+	ps->hash ^= (guint64) tok->kind;
+	ps->hash *= G_GUINT64_CONSTANT (1099511628211);
+	for (gsize i = 0; i < tok->len; i++) {
+		ps->hash ^= (guint8) tok->start[i];
+		ps->hash *= G_GUINT64_CONSTANT (1099511628211);
+	}
 }
 
 static gboolean
@@ -1216,6 +1224,7 @@ tandem_plan_parse (const char *text, gsize length, GError **error)
 	ps.p = text;
 	ps.line = 1;
 	ps.line_start = text;
+	ps.hash = G_GUINT64_CONSTANT (14695981039346656037);
 	if (!g_utf8_validate_len (text, length, NULL)) {
 		const char *bad = NULL;
 
@@ -1286,5 +1295,6 @@ tandem_plan_parse (const char *text, gsize length, GError **error)
 		g_propagate_error (error, ps.error);
 		return NULL;
 	}
+	plan->token_hash = ps.hash;
 	return g_steal_pointer (&plan);
 }

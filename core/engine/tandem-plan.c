@@ -141,7 +141,8 @@ struct _Query {
 	guint n_aggs;
 	gboolean current_on;
 	gboolean expired_on;
-	gboolean batch_mode;
+	gboolean batch_mode;     /* aggregates over a batch window: one row per group and batch */
+	gboolean in_batch_chunk; /* a batch window is emitting its chunk */
 	gboolean track_values; /* min/max need a multiset (values can leave) */
 	GHashTable *groups;    /* Group* -> Group* */
 	GPtrArray *group_list; /* of Group*, in creation order (owns) */
@@ -583,7 +584,7 @@ select_item (TandemPlan *self, Query *q, TandemEvent **events, ItemKind kind, gi
 			return;
 		}
 	}
-	if (q->batch_mode) {
+	if (q->in_batch_chunk) {
 		batch_put (q, g, row, kind);
 		return;
 	}
@@ -662,6 +663,10 @@ flush_batch (TandemPlan *self, Query *q, guint side, gint64 now)
 	expired = w->expired;
 	w->expired = w->events;
 	g_queue_init (&w->events);
+	/* Siddhi's batch selector: with aggregates, only the last row of each
+	 * group leaves the chunk (items from the other side of a join, which
+	 * do not come in batches, leave one by one) */
+	q->in_batch_chunk = q->batch_mode;
 	while ((event = g_queue_pop_head (&expired)) != NULL) {
 		window_emit (self, q, side, event, ITEM_EXPIRED, now);
 		tandem_event_unref (event);
@@ -669,8 +674,8 @@ flush_batch (TandemPlan *self, Query *q, guint side, gint64 now)
 	window_emit (self, q, side, NULL, ITEM_RESET, now);
 	for (GList *l = w->expired.head; l != NULL; l = l->next)
 		window_emit (self, q, side, l->data, ITEM_CURRENT, ((TandemEvent *) l->data)->timestamp);
-	if (q->batch_mode)
-		batch_flush (self, q);
+	q->in_batch_chunk = FALSE;
+	batch_flush (self, q);
 }
 
 static void
@@ -1556,7 +1561,9 @@ tandem_plan_new_with_streams (const char *text, gssize length, GPtrArray *stream
 		if (!compile_query (self, g_ptr_array_index (ast->queries, i), error))
 			return NULL;
 	}
-	self->fingerprint = fingerprint (self);
+	/* the compiled shape and every token of the text: a snapshot only fits
+	 * the plan it was taken from, whatever its comments and layout */
+	self->fingerprint = fingerprint (self) ^ ast->token_hash;
 	return g_steal_pointer (&self);
 }
 
@@ -2071,6 +2078,20 @@ get_event (Reader *r)
 	return e;
 }
 
+/* A restored event must have exactly the types of its stream: the engine
+ * reads values by the types the plan was compiled for. */
+static gboolean
+event_matches (TandemEvent *e, TandemStreamDefinition *def)
+{
+	if (e->n_values != tandem_stream_definition_get_n_attributes (def))
+		return FALSE;
+	for (guint i = 0; i < e->n_values; i++) {
+		if (TANDEM_VALUE_TYPE (e, i) != tandem_stream_definition_get_attribute_type (def, i))
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 get_queue (Reader *r, GQueue *queue, TandemStreamDefinition *def)
 {
@@ -2082,7 +2103,7 @@ get_queue (Reader *r, GQueue *queue, TandemStreamDefinition *def)
 		if (e == NULL)
 			return FALSE;
 		g_queue_push_tail (queue, e);
-		if (e->n_values != tandem_stream_definition_get_n_attributes (def))
+		if (!event_matches (e, def))
 			r->ok = FALSE;
 	}
 	return r->ok;
@@ -2228,8 +2249,7 @@ tandem_plan_restore (TandemPlan *self, GBytes *snapshot, GError **error)
 			}
 			for (guint k = 0; r.ok && k < partial->step; k++) {
 				partial->events[k] = get_event (&r);
-				if (partial->events[k] == NULL ||
-				    partial->events[k]->n_values != tandem_stream_definition_get_n_attributes (q->sources[k].stream->def))
+				if (partial->events[k] == NULL || !event_matches (partial->events[k], q->sources[k].stream->def))
 					r.ok = FALSE;
 			}
 		}
