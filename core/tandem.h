@@ -23,5 +23,6 @@
 #include "tandem-stream-definition.h"
 #include "tandem-event.h"
 #include "tandem-plan.h"
+#include "tandem-json.h"
 
 #undef __TANDEM_H_INSIDE__

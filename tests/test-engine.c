@@ -267,6 +267,8 @@ test_plan_errors (void)
 		{ "define stream S (a int);\nfrom S[a] select a insert into U;", TANDEM_ERROR_PLAN_INVALID, "a filter must be a bool condition" },
 		{ "define stream S (a int);\nfrom S select a insert into U; 'stray", TANDEM_ERROR_PLAN_SYNTAX, "2:32: string is not closed" },
 		{ "define stream S (a int);\nfrom S select 99999999999 as a insert into U;", TANDEM_ERROR_PLAN_SYNTAX, "out of the range of int" },
+		{ "define stream S (a int);\n@info(name='a \\\"b')\nfrom S select a insert into U;", TANDEM_ERROR_PLAN_INVALID, "3:1: query name 'a \"b'" },
+		{ "@Plan:name('../etc')\ndefine stream S (a int);", TANDEM_ERROR_PLAN_INVALID, "plan name '../etc'" },
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
@@ -326,6 +328,79 @@ test_snapshot_restore_api (void)
 	g_assert_cmpint (tandem_plan_get_clock (b), ==, 0);
 }
 
+static JsonNode *
+parse_json (const char *text)
+{
+	g_autoptr(GError) error = NULL;
+	JsonNode *node = json_from_string (text, &error);
+
+	g_assert_no_error (error);
+	return node;
+}
+
+static void
+test_json_values (void)
+{
+	g_autoptr(TandemStreamDefinition) def = tandem_stream_definition_new ("S", NULL);
+	g_autoptr(TandemEvent) ev = NULL;
+	const struct {
+		guint index;
+		const char *json;
+		const char *error; /* NULL: accepted */
+	} cases[] = {
+		{ 0, "2147483647", NULL },
+		{ 0, "2147483648", "expected an int, got 2147483648 (out of the int range -2147483648..2147483647)" },
+		{ 0, "1.5", "expected an int, got 1.5" },
+		{ 1, "9223372036854775807", NULL },
+		{ 1, "\"12\"", "expected a long, got \"12\"" },
+		{ 2, "1e39", "expected a float, got 1e+39 (too large for a float)" },
+		{ 2, "3", NULL },
+		{ 3, "-0.5", NULL },
+		{ 4, "true", NULL },
+		{ 4, "1", "expected a bool, got 1" },
+		{ 5, "\"x\"", NULL },
+		{ 5, "{}", "expected a string, got an object" },
+		{ 5, "null", NULL },
+	};
+
+	tandem_stream_definition_add_attribute (def, "i", TANDEM_ATTRIBUTE_TYPE_INT, TANDEM_ATTRIBUTE_GROUP_PAYLOAD, NULL);
+	tandem_stream_definition_add_attribute (def, "l", TANDEM_ATTRIBUTE_TYPE_LONG, TANDEM_ATTRIBUTE_GROUP_PAYLOAD, NULL);
+	tandem_stream_definition_add_attribute (def, "f", TANDEM_ATTRIBUTE_TYPE_FLOAT, TANDEM_ATTRIBUTE_GROUP_PAYLOAD, NULL);
+	tandem_stream_definition_add_attribute (def, "d", TANDEM_ATTRIBUTE_TYPE_DOUBLE, TANDEM_ATTRIBUTE_GROUP_PAYLOAD, NULL);
+	tandem_stream_definition_add_attribute (def, "b", TANDEM_ATTRIBUTE_TYPE_BOOL, TANDEM_ATTRIBUTE_GROUP_PAYLOAD, NULL);
+	tandem_stream_definition_add_attribute (def, "s", TANDEM_ATTRIBUTE_TYPE_STRING, TANDEM_ATTRIBUTE_GROUP_PAYLOAD, NULL);
+	ev = tandem_event_new (def, 0);
+	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {
+		g_autoptr(JsonNode) node = parse_json (cases[i].json);
+		g_autoptr(GError) error = NULL;
+		gboolean ok = tandem_event_set_value_from_json (ev, cases[i].index, node, &error);
+
+		if (cases[i].error == NULL) {
+			g_assert_no_error (error);
+			g_assert_true (ok);
+		} else {
+			g_assert_false (ok);
+			g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT);
+			g_assert_cmpstr (error->message, ==, cases[i].error);
+		}
+	}
+	g_assert_cmpint (tandem_event_get_long (ev, 1), ==, G_MAXINT64);
+	g_assert_cmpfloat (tandem_event_get_float (ev, 2), ==, 3.0f);
+	g_assert_true (tandem_event_is_null (ev, 5));
+}
+
+static void
+test_json_integer_range (void)
+{
+	g_autoptr(GError) error = NULL;
+
+	g_assert_true (tandem_json_check_integer_range ("[9223372036854775807, -9223372036854775808, 1e400, \"99999999999999999999\"]", -1, &error));
+	g_assert_no_error (error);
+	g_assert_false (tandem_json_check_integer_range ("{\"a\": [1, 9223372036854775808]}", -1, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT);
+	g_assert_cmpstr (error->message, ==, "integer 9223372036854775808 is out of the 64-bit range");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -335,6 +410,8 @@ main (int argc, char **argv)
 	g_test_add_func ("/engine/stream/json-errors", test_stream_json_errors);
 	g_test_add_func ("/engine/event/values", test_event_values);
 	g_test_add_func ("/engine/event/float-formatting", test_float_formatting);
+	g_test_add_func ("/engine/json/values", test_json_values);
+	g_test_add_func ("/engine/json/integer-range", test_json_integer_range);
 	g_test_add_func ("/engine/plan/api", test_plan_api);
 	g_test_add_func ("/engine/plan/errors", test_plan_errors);
 	g_test_add_func ("/engine/plan/deep-nesting", test_plan_deep_nesting);

@@ -137,157 +137,10 @@ dispatch (const char *prog, const Command *table, int argc, char **argv)
 
 /* --- small JSON helpers ----------------------------------------------------- */
 
-static void
-append_json_string (GString *out, const char *s, gsize max_len)
-{
-	gsize n = 0;
-
-	g_string_append_c (out, '"');
-	for (const char *p = s; *p != '\0'; p++, n++) {
-		guchar c = (guchar) *p;
-
-		if (n == max_len) {
-			/* do not cut a UTF-8 sequence */
-			while ((guchar) *p >= 0x80 && ((guchar) *p & 0xc0) == 0x80)
-				g_string_append_c (out, *p++);
-			g_string_append (out, "...");
-			break;
-		}
-		switch (c) {
-		case '"':
-			g_string_append (out, "\\\"");
-			break;
-		case '\\':
-			g_string_append (out, "\\\\");
-			break;
-		case '\n':
-			g_string_append (out, "\\n");
-			break;
-		case '\r':
-			g_string_append (out, "\\r");
-			break;
-		case '\t':
-			g_string_append (out, "\\t");
-			break;
-		default:
-			if (c < 0x20)
-				g_string_append_printf (out, "\\u%04x", c);
-			else
-				g_string_append_c (out, (char) c);
-		}
-	}
-	g_string_append_c (out, '"');
-}
-
-/* The shortest text that reads back to @value, with a fraction or an exponent. */
-static char *
-format_double (double value)
-{
-	char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
-	if (!isfinite (value))
-		return g_strdup (_("a number too large for a double"));
-	for (int precision = 1; precision <= 17; precision++) {
-		char fmt[8];
-
-		g_snprintf (fmt, sizeof fmt, "%%.%dg", precision);
-		g_ascii_formatd (buf, sizeof buf, fmt, value);
-		if (g_ascii_strtod (buf, NULL) == value)
-			break;
-	}
-	if (strpbrk (buf, ".eE") == NULL)
-		return g_strconcat (buf, ".0", NULL);
-	return g_strdup (buf);
-}
-
-/* A JSON value as a user wrote it, for error messages. */
-static char *
-describe_node (JsonNode *node)
-{
-	GString *out;
-
-	switch (JSON_NODE_TYPE (node)) {
-	case JSON_NODE_OBJECT:
-		return g_strdup (_("an object"));
-	case JSON_NODE_ARRAY:
-		return g_strdup (_("an array"));
-	case JSON_NODE_NULL:
-		return g_strdup ("null");
-	case JSON_NODE_VALUE:
-	default:
-		break;
-	}
-	switch (json_node_get_value_type (node)) {
-	case G_TYPE_INT64:
-		return g_strdup_printf ("%" G_GINT64_FORMAT, json_node_get_int (node));
-	case G_TYPE_DOUBLE:
-		return format_double (json_node_get_double (node));
-	case G_TYPE_BOOLEAN:
-		return g_strdup (json_node_get_boolean (node) ? "true" : "false");
-	case G_TYPE_STRING:
-		out = g_string_new (NULL);
-		append_json_string (out, json_node_get_string (node), 40);
-		return g_string_free (out, FALSE);
-	default:
-		return g_strdup (_("a value"));
-	}
-}
-
 static gboolean
 node_is_integer (JsonNode *node)
 {
 	return JSON_NODE_HOLDS_VALUE (node) && json_node_get_value_type (node) == G_TYPE_INT64;
-}
-
-static gboolean
-node_is_number (JsonNode *node)
-{
-	return JSON_NODE_HOLDS_VALUE (node) && (json_node_get_value_type (node) == G_TYPE_INT64 ||
-						json_node_get_value_type (node) == G_TYPE_DOUBLE);
-}
-
-/* json-glib 1.6 silently wraps integers beyond 64 bits (2^63 reads as
- * -2^63): find such a number in the text of a valid JSON document. */
-static gboolean
-check_integer_range (const char *text, gsize length, GError **error)
-{
-	const char *end = text + length;
-
-	for (const char *p = text; p < end; p++) {
-		const char *start;
-		gboolean integer = TRUE;
-		g_autofree char *token = NULL;
-
-		if (*p == '"') {
-			for (p++; p < end && *p != '"'; p++) {
-				if (*p == '\\')
-					p++;
-			}
-			continue;
-		}
-		if (*p != '-' && !g_ascii_isdigit (*p))
-			continue;
-		start = p;
-		for (; p < end && *p != '\0' &&
-		       (g_ascii_isdigit (*p) || strchr ("-+.eE", *p) != NULL);
-		     p++) {
-			if (!g_ascii_isdigit (*p) && *p != '-')
-				integer = FALSE;
-		}
-		/* fewer than 19 digits always fit */
-		if (!integer || p - start < 19) {
-			p--;
-			continue;
-		}
-		token = g_strndup (start, p - start);
-		if (!g_ascii_string_to_signed (token, 10, G_MININT64, G_MAXINT64, NULL, NULL)) {
-			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT,
-				     _("integer %s is out of the 64-bit range"), token);
-			return FALSE;
-		}
-		p--;
-	}
-	return TRUE;
 }
 
 /* --- plan run --------------------------------------------------------------- */
@@ -324,10 +177,8 @@ on_output (TandemPlan *plan,
 	g_autofree char *values = tandem_event_values_to_json (event);
 	GString *line = run->line;
 
-	g_string_assign (line, "{\"query\":");
-	append_json_string (line, query, G_MAXSIZE);
-	g_string_append (line, ",\"stream\":");
-	append_json_string (line, stream, G_MAXSIZE);
+	/* query and stream names are identifiers: nothing to escape */
+	g_string_printf (line, "{\"query\":\"%s\",\"stream\":\"%s\"", query, stream);
 	g_string_append (line, kind == TANDEM_EVENT_KIND_EXPIRED ? ",\"kind\":\"expired\""
 								 : ",\"kind\":\"current\"");
 	g_string_append_printf (line, ",\"timestamp\":%" G_GINT64_FORMAT ",\"data\":",
@@ -338,27 +189,6 @@ on_output (TandemPlan *plan,
 		run->write_failed = TRUE;
 }
 
-static const char *
-type_with_article (TandemAttributeType type)
-{
-	switch (type) {
-	case TANDEM_ATTRIBUTE_TYPE_INT:
-		return _("an int");
-	case TANDEM_ATTRIBUTE_TYPE_LONG:
-		return _("a long");
-	case TANDEM_ATTRIBUTE_TYPE_FLOAT:
-		return _("a float");
-	case TANDEM_ATTRIBUTE_TYPE_DOUBLE:
-		return _("a double");
-	case TANDEM_ATTRIBUTE_TYPE_BOOL:
-		return _("a bool");
-	case TANDEM_ATTRIBUTE_TYPE_STRING:
-		return _("a string");
-	default:
-		return tandem_attribute_type_to_string (type);
-	}
-}
-
 /* Sets value @index of @event from @node, typed by @def. */
 static gboolean
 set_value (TandemEvent *event,
@@ -367,82 +197,13 @@ set_value (TandemEvent *event,
 	   JsonNode *node,
 	   GError **error)
 {
-	TandemAttributeType type = tandem_stream_definition_get_attribute_type (def, index);
-	const char *range = NULL;
-	g_autofree char *got = NULL;
+	g_autoptr(GError) local_error = NULL;
 
-	if (JSON_NODE_HOLDS_NULL (node))
-		return TRUE; /* tandem_event_new() made every value null */
-	switch (type) {
-	case TANDEM_ATTRIBUTE_TYPE_INT:
-		if (node_is_integer (node)) {
-			gint64 v = json_node_get_int (node);
-
-			if (v >= G_MININT32 && v <= G_MAXINT32) {
-				tandem_event_set_int (event, index, (gint32) v);
-				return TRUE;
-			}
-			range = _("out of the int range -2147483648..2147483647");
-		}
-		break;
-	case TANDEM_ATTRIBUTE_TYPE_LONG:
-		if (node_is_integer (node)) {
-			tandem_event_set_long (event, index, json_node_get_int (node));
-			return TRUE;
-		}
-		break;
-	case TANDEM_ATTRIBUTE_TYPE_FLOAT:
-		if (node_is_number (node)) {
-			double v = json_node_get_double (node);
-
-			if (isfinite ((float) v)) {
-				tandem_event_set_float (event, index, (float) v);
-				return TRUE;
-			}
-			if (isfinite (v))
-				range = _("too large for a float");
-		}
-		break;
-	case TANDEM_ATTRIBUTE_TYPE_DOUBLE:
-		if (node_is_number (node)) {
-			double v = json_node_get_double (node);
-
-			if (isfinite (v)) {
-				tandem_event_set_double (event, index, v);
-				return TRUE;
-			}
-		}
-		break;
-	case TANDEM_ATTRIBUTE_TYPE_BOOL:
-		if (JSON_NODE_HOLDS_VALUE (node) &&
-		    json_node_get_value_type (node) == G_TYPE_BOOLEAN) {
-			tandem_event_set_bool (event, index, json_node_get_boolean (node));
-			return TRUE;
-		}
-		break;
-	case TANDEM_ATTRIBUTE_TYPE_STRING:
-		if (JSON_NODE_HOLDS_VALUE (node) &&
-		    json_node_get_value_type (node) == G_TYPE_STRING) {
-			tandem_event_set_string (event, index, json_node_get_string (node));
-			return TRUE;
-		}
-		break;
-	default:
-		break;
-	}
-	got = describe_node (node);
-	if (range != NULL)
-		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT,
-			     _("attribute '%s' of stream %s: expected %s, got %s (%s)"),
-			     tandem_stream_definition_get_attribute_name (def, index),
-			     tandem_stream_definition_get_name (def), type_with_article (type), got,
-			     range);
-	else
-		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT,
-			     _("attribute '%s' of stream %s: expected %s, got %s"),
-			     tandem_stream_definition_get_attribute_name (def, index),
-			     tandem_stream_definition_get_name (def), type_with_article (type),
-			     got);
+	if (tandem_event_set_value_from_json (event, index, node, &local_error))
+		return TRUE;
+	g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT, _("attribute '%s' of stream %s: %s"),
+		     tandem_stream_definition_get_attribute_name (def, index),
+		     tandem_stream_definition_get_name (def), local_error->message);
 	return FALSE;
 }
 
@@ -473,7 +234,7 @@ get_timestamp_member (JsonObject *obj, const char *member, gint64 *out, GError *
 		*out = json_node_get_int (node);
 		return TRUE;
 	}
-	got = describe_node (node);
+	got = tandem_json_describe (node);
 	g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT,
 		     _("\"%s\" must be an integer (milliseconds since the Unix epoch), got %s"),
 		     member, got);
@@ -599,7 +360,7 @@ process_line (PlanRun *run, const char *text, gsize length, GError **error)
 				     _("expected a JSON object: an event or a tick"));
 		return FALSE;
 	}
-	if (!check_integer_range (text, length, error))
+	if (!tandem_json_check_integer_range (text, (gssize) length, error))
 		return FALSE;
 	obj = json_node_get_object (root);
 	if (json_object_has_member (obj, "tick")) {

@@ -485,8 +485,8 @@ tandem_event_equal (TandemEvent *a, TandemEvent *b)
 
 /* Shortest decimal text that reads back to the same float/double, always
  * with a fraction or an exponent so that the type stays visible. */
-static void
-append_real (GString *out, double value, gboolean is_float)
+void
+tandem_json_append_real (GString *out, double value, gboolean is_float)
 {
 	char buf[G_ASCII_DTOSTR_BUF_SIZE + 8];
 
@@ -509,8 +509,8 @@ append_real (GString *out, double value, gboolean is_float)
 	g_string_append (out, buf);
 }
 
-static void
-append_json_string (GString *out, const char *s)
+void
+tandem_json_append_string (GString *out, const char *s)
 {
 	g_string_append_c (out, '"');
 	for (const char *p = s; *p != '\0'; p++) {
@@ -577,17 +577,17 @@ tandem_event_values_to_json (TandemEvent *self)
 			g_string_append_printf (out, "%" G_GINT64_FORMAT, self->values[i].l);
 			break;
 		case TANDEM_ATTRIBUTE_TYPE_FLOAT:
-			append_real (out, self->values[i].f, TRUE);
+			tandem_json_append_real (out, self->values[i].f, TRUE);
 			break;
 		case TANDEM_ATTRIBUTE_TYPE_DOUBLE:
-			append_real (out, self->values[i].d, FALSE);
+			tandem_json_append_real (out, self->values[i].d, FALSE);
 			break;
 		case TANDEM_ATTRIBUTE_TYPE_BOOL:
 			g_string_append (out, self->values[i].b ? "true" : "false");
 			break;
 		case TANDEM_ATTRIBUTE_TYPE_STRING:
 		default:
-			append_json_string (out, self->values[i].s);
+			tandem_json_append_string (out, self->values[i].s);
 			break;
 		}
 	}

@@ -1202,6 +1202,22 @@ has_cycle_from (TandemPlan *self, Stream *start, Stream *at, guint depth)
 	return FALSE;
 }
 
+/* Plan and query names end up in file paths, table names and JSON lines:
+ * keep them to a safe alphabet. */
+static gboolean
+safe_name (const char *name)
+{
+	gsize len = strlen (name);
+
+	if (len == 0 || len > 128 || name[0] == '.')
+		return FALSE;
+	for (const char *p = name; *p != '\0'; p++) {
+		if (!g_ascii_isalnum (*p) && *p != '_' && *p != '-' && *p != '.')
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static gboolean
 compile_query (TandemPlan *self, AstQuery *ast, GError **error)
 {
@@ -1212,6 +1228,12 @@ compile_query (TandemPlan *self, AstQuery *ast, GError **error)
 	g_autoptr(GPtrArray) select = g_ptr_array_new_with_free_func ((GDestroyNotify) expr_free);
 	Stream *output;
 
+	if (!safe_name (ast->name)) {
+		semantic_error (error, ast->line, ast->col,
+				"query name '%s': use 1-128 letters, digits, '_', '-' or '.', not starting with '.'",
+				ast->name);
+		return FALSE;
+	}
 	for (guint i = 0; i < self->queries->len; i++) {
 		if (g_strcmp0 (((Query *) g_ptr_array_index (self->queries, i))->name, ast->name) == 0) {
 			semantic_error (error, ast->line, ast->col, "two queries are named '%s'", ast->name);
@@ -1550,6 +1572,12 @@ tandem_plan_new_with_streams (const char *text, gssize length, GPtrArray *stream
 	ast = tandem_plan_parse (text, length < 0 ? strlen (text) : (gsize) length, error);
 	if (ast == NULL)
 		return NULL;
+	if (ast->name != NULL && !safe_name (ast->name)) {
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_PLAN_INVALID,
+			     "1:1: plan name '%s': use 1-128 letters, digits, '_', '-' or '.', not starting with '.'",
+			     ast->name);
+		return NULL;
+	}
 	self = g_object_new (TANDEM_TYPE_PLAN, NULL);
 	self->name = g_strdup (ast->name != NULL ? ast->name : "ExecutionPlan");
 	self->description = g_strdup (ast->description);
