@@ -419,8 +419,17 @@ tandem_pipeline_start (TandemPipeline *self,
 		}
 		self->output_log = fdopen (fd, "a");
 	}
-	for (guint i = 0; i < self->plans->len; i++)
-		tandem_plan_set_output_func (g_ptr_array_index (self->plans, i), write_output, self, NULL);
+	for (guint i = 0; i < self->plans->len; i++) {
+		TandemPlan *plan = g_ptr_array_index (self->plans, i);
+		g_auto(GStrv) inputs = tandem_plan_dup_input_streams (plan);
+		g_auto(GStrv) queries = tandem_plan_dup_query_names (plan);
+		g_autofree char *list = g_strjoinv (", ", inputs);
+
+		tandem_plan_set_output_func (plan, write_output, self, NULL);
+		g_message ("Plan %s deployed: %u quer%s reading %s", tandem_plan_get_name (plan),
+			   g_strv_length (queries), g_strv_length (queries) == 1 ? "y" : "ies",
+			   *list != '\0' ? list : "no stream");
+	}
 	self->pressure = pressure;
 	self->pressure_data = user_data;
 	self->main_context = g_main_context_ref_thread_default ();
