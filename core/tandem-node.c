@@ -23,6 +23,7 @@
 #include "tandem-plugin.h"
 #include "tandem-plugin-registry.h"
 #include "tandem-receiver.h"
+#include "tandem-store.h"
 
 /**
  * TandemNode:
@@ -854,14 +855,18 @@ on_pressure (gboolean full, gpointer user_data)
 	}
 }
 
+/* Stops the first @count plugins (only those of @type, unless it is
+ * G_TYPE_INVALID) in reverse order. */
 static void
-stop_plugins (TandemNode *self, guint count)
+stop_plugins (TandemNode *self, guint count, GType type)
 {
 	for (guint i = count; i > 0; i--) {
 		TandemPlugin *plugin = g_ptr_array_index (self->plugins, i - 1);
 		g_autoptr(GError) error = NULL;
 
 		if (tandem_plugin_get_state (plugin) != TANDEM_PLUGIN_STATE_STARTED)
+			continue;
+		if (type != G_TYPE_INVALID && !g_type_is_a (G_OBJECT_TYPE (plugin), type))
 			continue;
 		g_message ("Stopping [%s.%s] (plugin %s)",
 			   tandem_plugin_kind_to_string (tandem_plugin_get_kind (plugin)),
@@ -886,12 +891,19 @@ stop_plugins (TandemNode *self, guint count)
 gboolean
 tandem_node_start (TandemNode *self, GError **error)
 {
+	g_autoptr(GPtrArray) stores = NULL;
+
 	g_return_val_if_fail (TANDEM_IS_NODE (self), FALSE);
 	g_return_val_if_fail (self->configured, FALSE);
 	g_return_val_if_fail (self->id != NULL, FALSE);
 	g_return_val_if_fail (!self->started, FALSE);
 
-	if (!tandem_pipeline_start (self->pipeline, on_pressure, self, error))
+	stores = g_ptr_array_new ();
+	for (guint i = 0; i < self->plugins->len; i++) {
+		if (TANDEM_IS_STORE (g_ptr_array_index (self->plugins, i)))
+			g_ptr_array_add (stores, g_ptr_array_index (self->plugins, i));
+	}
+	if (!tandem_pipeline_start (self->pipeline, stores, on_pressure, self, error))
 		return FALSE;
 	for (guint i = 0; i < self->plugins->len; i++) {
 		TandemPlugin *plugin = g_ptr_array_index (self->plugins, i);
@@ -905,8 +917,9 @@ tandem_node_start (TandemNode *self, GError **error)
 				     local_error->domain == TANDEM_ERROR ? local_error->code : TANDEM_ERROR_FAILED,
 				     "cannot start [%s.%s]: %s", kind, tandem_plugin_get_name (plugin),
 				     local_error->message);
-			stop_plugins (self, i);
+			stop_plugins (self, i, TANDEM_TYPE_RECEIVER);
 			tandem_pipeline_stop (self->pipeline);
+			stop_plugins (self, i, G_TYPE_INVALID);
 			return FALSE;
 		}
 	}
@@ -929,9 +942,12 @@ tandem_node_stop (TandemNode *self)
 	if (!self->started)
 		return;
 	self->started = FALSE;
-	stop_plugins (self, self->plugins->len);
-	/* receivers are stopped: process everything they accepted */
+	/* receivers first, so that nothing new arrives; then the engine
+	 * processes everything they accepted and hands it to the stores;
+	 * then the rest, in reverse start order */
+	stop_plugins (self, self->plugins->len, TANDEM_TYPE_RECEIVER);
 	tandem_pipeline_stop (self->pipeline);
+	stop_plugins (self, self->plugins->len, G_TYPE_INVALID);
 }
 
 /**

@@ -25,6 +25,7 @@
 #include "tandem-error.h"
 #include "tandem-event-private.h"
 #include "tandem-pipeline.h"
+#include "tandem-store.h"
 
 typedef struct {
 	TandemStreamDefinition *def;
@@ -77,6 +78,9 @@ struct _TandemPipeline {
 	/* engine thread only */
 	FILE *output_log;
 	guint64 current_seq;
+	guint current_index;  /* outputs so far of the input being processed */
+	GPtrArray *stores;    /* of TandemStore */
+	GArray *outputs;      /* of TandemStoreOutput, for the stores */
 };
 
 static void
@@ -115,6 +119,8 @@ tandem_pipeline_new (void)
 	self->idempotency_max_keys = 100000;
 	self->epoch = 1;
 	self->next_seq = 1;
+	self->stores = g_ptr_array_new_with_free_func (g_object_unref);
+	self->outputs = g_array_new (FALSE, FALSE, sizeof (TandemStoreOutput));
 	g_mutex_init (&self->lock);
 	g_cond_init (&self->cond);
 	return self;
@@ -131,6 +137,8 @@ tandem_pipeline_free (TandemPipeline *self)
 	g_hash_table_unref (self->remembered);
 	g_hash_table_unref (self->streams);
 	g_ptr_array_unref (self->plans);
+	g_ptr_array_unref (self->stores);
+	g_array_unref (self->outputs);
 	g_free (self->output_log_path);
 	g_clear_pointer (&self->main_context, g_main_context_unref);
 	g_mutex_clear (&self->lock);
@@ -316,6 +324,20 @@ write_output (TandemPlan *plan, const char *query, const char *stream, TandemEve
 	TandemPipeline *self = user_data;
 	g_autofree char *data = NULL;
 
+	if (self->stores->len > 0) {
+		TandemStoreOutput out = {
+			.plan = tandem_plan_get_name (plan),
+			.query = query,
+			.stream = tandem_plan_lookup_stream (plan, stream),
+			.kind = kind,
+			.input_seq = self->current_seq,
+			.index = self->current_index,
+			.event = tandem_event_ref (event),
+		};
+
+		g_array_append_val (self->outputs, out);
+	}
+	self->current_index++;
 	if (self->output_log == NULL)
 		return;
 	data = tandem_event_values_to_json (event);
@@ -344,6 +366,36 @@ relieve_pressure (gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* The raw events of a batch, then the outputs it produced, to every store
+ * keeping them.  A store's append blocks while its queue is full: the
+ * engine then slows down, the ingest queue fills, and the receivers stop
+ * taking events; nothing is dropped. */
+static void
+write_stores (TandemPipeline *self, StreamEntry *entry, Batch *batch)
+{
+	for (guint i = 0; i < self->stores->len; i++) {
+		TandemStore *store = g_ptr_array_index (self->stores, i);
+		TandemStoreRole role = tandem_store_get_role (store);
+		g_autoptr(GError) error = NULL;
+
+		if ((role & TANDEM_STORE_ROLE_EVENTS) && entry != NULL &&
+		    !tandem_store_append_events (store, entry->def, batch->events, &error)) {
+			g_warning ("[store.%s]: cannot keep events: %s", tandem_plugin_get_name (TANDEM_PLUGIN (store)),
+				   error->message);
+			g_clear_error (&error);
+		}
+		if ((role & TANDEM_STORE_ROLE_OUTPUTS) && self->outputs->len > 0 &&
+		    !tandem_store_append_outputs (store, (const TandemStoreOutput *) self->outputs->data,
+						  self->outputs->len, &error)) {
+			g_warning ("[store.%s]: cannot keep outputs: %s", tandem_plugin_get_name (TANDEM_PLUGIN (store)),
+				   error->message);
+		}
+	}
+	for (guint i = 0; i < self->outputs->len; i++)
+		tandem_event_unref (g_array_index (self->outputs, TandemStoreOutput, i).event);
+	g_array_set_size (self->outputs, 0);
+}
+
 static gpointer
 engine_thread (gpointer data)
 {
@@ -370,6 +422,7 @@ engine_thread (gpointer data)
 			TandemEvent *event = g_ptr_array_index (batch->events, i);
 
 			self->current_seq = event->seq;
+			self->current_index = 0;
 			for (guint p = 0; entry != NULL && p < entry->plans->len; p++) {
 				g_autoptr(GError) error = NULL;
 
@@ -379,6 +432,7 @@ engine_thread (gpointer data)
 		}
 		if (self->output_log != NULL)
 			fflush (self->output_log);
+		write_stores (self, entry, batch);
 
 		g_mutex_lock (&self->lock);
 		self->queued_events -= batch->events->len;
@@ -401,12 +455,16 @@ engine_thread (gpointer data)
 
 gboolean
 tandem_pipeline_start (TandemPipeline *self,
+		       GPtrArray *stores,
 		       TandemPipelinePressureFunc pressure,
 		       gpointer user_data,
 		       GError **error)
 {
 	g_return_val_if_fail (self->thread == NULL, FALSE);
 
+	g_ptr_array_set_size (self->stores, 0);
+	for (guint i = 0; stores != NULL && i < stores->len; i++)
+		g_ptr_array_add (self->stores, g_object_ref (g_ptr_array_index (stores, i)));
 	if (self->output_log_path != NULL) {
 		int fd = g_open (self->output_log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
 

@@ -20,6 +20,7 @@ TandemPipeline *tandem_pipeline_new (void);
 void tandem_pipeline_free (TandemPipeline *self);
 void tandem_pipeline_configure (TandemPipeline *self, TandemConfigSection *section, GString *errors);
 gboolean tandem_pipeline_start (TandemPipeline *self,
+				GPtrArray *stores,
 				TandemPipelinePressureFunc pressure,
 				gpointer user_data,
 				GError **error);

@@ -535,6 +535,54 @@ test_ingest_runs_plans (void)
 }
 
 static void
+test_stores_get_events_and_outputs (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autofree char *plan = g_build_filename (dir, "window.siddhiql", NULL);
+	g_autofree char *trace = g_build_filename (dir, "trace", NULL);
+	g_autofree char *text = NULL;
+	g_autofree char *lines = NULL;
+	g_autoptr(TandemNode) node = NULL;
+	g_autoptr(GError) error = NULL;
+	g_autoptr(GPtrArray) batch = NULL;
+	const char *symbols[] = { "A", "B", "C" };
+	const double prices[] = { 1.0, 2.0, 3.0 };
+
+	g_file_set_contents (plan,
+			     "@Plan:name('Win')\n"
+			     "define stream Stocks (symbol string, price double);\n"
+			     "@info(name = 'last2')\n"
+			     "from Stocks#window.length(2) select symbol, price insert all events into Last;\n",
+			     -1, &error);
+	g_assert_no_error (error);
+	text = g_strdup_printf ("[engine]\nplans = %s\n"
+				"[store.raw]\nplugin = fixture-store\nrole = events\ntrace_file = %s\n"
+				"[store.results]\nplugin = fixture-store\nrole = outputs\ntrace_file = %s\n",
+				plan, trace, trace);
+	node = node_from (text, dir);
+	g_assert_true (tandem_node_configure (node, &error));
+	g_assert_no_error (error);
+	g_assert_true (tandem_node_open_state (node, &error));
+	g_assert_true (tandem_node_start (node, &error));
+	batch = stock_events (node, symbols, prices, 3);
+	g_assert_true (ingest (node, "Stocks", batch, NULL, NULL, NULL, NULL, &error));
+	g_assert_no_error (error);
+	/* stopping drains the engine into the stores before they stop */
+	tandem_node_stop (node);
+	g_file_get_contents (trace, &lines, NULL, &error);
+	g_assert_no_error (error);
+	g_assert_cmpstr (lines, ==,
+			 "setup raw\nsetup results\nstart raw\nstart results\n"
+			 "events raw Stocks 1-3\n"
+			 "output results Win/last2 1.0 current [\"A\",1.0]\n"
+			 "output results Win/last2 2.0 current [\"B\",2.0]\n"
+			 "output results Win/last2 3.0 expired [\"A\",1.0]\n"
+			 "output results Win/last2 3.1 current [\"C\",3.0]\n"
+			 "stop results\nstop raw\n");
+	rm_rf (dir);
+}
+
+static void
 test_plan_errors_located (void)
 {
 	g_autofree char *dir = make_tmpdir ();
@@ -580,6 +628,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/node/receiver-base-keys", test_receiver_base_keys);
 	g_test_add_func ("/node/ingest-runs-plans", test_ingest_runs_plans);
 	g_test_add_func ("/node/plan-errors-located", test_plan_errors_located);
+	g_test_add_func ("/node/stores-get-events-and-outputs", test_stores_get_events_and_outputs);
 
 	rc = g_test_run ();
 	rm_rf (plugin_dir);

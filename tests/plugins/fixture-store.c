@@ -2,8 +2,9 @@
  *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  *
- * A store that stores nothing.  `trace_file` records its lifecycle and every
- * flush (see fixture-trace.h).
+ * A store that stores nothing.  `trace_file` records its lifecycle, every
+ * flush, and every append as `events NAME STREAM FIRST-LAST` or
+ * `output NAME PLAN/QUERY SEQ.INDEX KIND VALUES` (see fixture-trace.h).
  */
 #include <tandem.h>
 
@@ -115,6 +116,42 @@ fixture_store_finalize (GObject *object)
 	G_OBJECT_CLASS (fixture_store_parent_class)->finalize (object);
 }
 
+static gboolean
+fixture_store_append_events (TandemStore *store, TandemStreamDefinition *stream, GPtrArray *events, GError **error)
+{
+	FixtureStore *self = FIXTURE_STORE (store);
+	g_autofree char *what = NULL;
+
+	if (events->len == 0)
+		return TRUE;
+	what = g_strdup_printf ("%s %s %" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT,
+				tandem_plugin_get_name (TANDEM_PLUGIN (store)),
+				tandem_stream_definition_get_name (stream),
+				tandem_event_get_seq (g_ptr_array_index (events, 0)),
+				tandem_event_get_seq (g_ptr_array_index (events, events->len - 1)));
+	return fixture_trace (self->trace_file, "events", what, error);
+}
+
+static gboolean
+fixture_store_append_outputs (TandemStore *store, const TandemStoreOutput *outputs, guint n_outputs, GError **error)
+{
+	FixtureStore *self = FIXTURE_STORE (store);
+
+	for (guint i = 0; i < n_outputs; i++) {
+		g_autofree char *values = tandem_event_values_to_json (outputs[i].event);
+		g_autofree char *what = g_strdup_printf ("%s %s/%s %" G_GUINT64_FORMAT ".%u %s %s",
+							 tandem_plugin_get_name (TANDEM_PLUGIN (store)),
+							 outputs[i].plan, outputs[i].query, outputs[i].input_seq,
+							 outputs[i].index,
+							 outputs[i].kind == TANDEM_EVENT_KIND_CURRENT ? "current" : "expired",
+							 values);
+
+		if (!fixture_trace (self->trace_file, "output", what, error))
+			return FALSE;
+	}
+	return TRUE;
+}
+
 static void
 fixture_store_class_init (FixtureStoreClass *klass)
 {
@@ -131,6 +168,8 @@ fixture_store_class_init (FixtureStoreClass *klass)
 	plugin_class->stop = fixture_store_stop;
 
 	store_class->flush = fixture_store_flush;
+	store_class->append_events = fixture_store_append_events;
+	store_class->append_outputs = fixture_store_append_outputs;
 
 	props[PROP_TRACE_FILE] =
 		g_param_spec_string ("trace-file", NULL,
