@@ -624,6 +624,9 @@ tandem_node_configure (TandemNode *self, GError **error)
 	g_return_val_if_fail (!self->configured, FALSE);
 
 	sections = tandem_config_get_sections (self->config);
+	/* the engine first: receivers check their streams against its plans */
+	if (tandem_config_get_section (self->config, "engine") != NULL)
+		tandem_pipeline_configure (self->pipeline, tandem_config_get_section (self->config, "engine"), errors);
 	for (guint i = 0; i < sections->len; i++) {
 		TandemConfigSection *section = g_ptr_array_index (sections, i);
 		const char *name = tandem_config_section_get_name (section);
@@ -635,7 +638,7 @@ tandem_node_configure (TandemNode *self, GError **error)
 		} else if (g_strcmp0 (name, "cluster") == 0) {
 			configure_cluster_section (self, section, errors);
 		} else if (g_strcmp0 (name, "engine") == 0) {
-			tandem_pipeline_configure (self->pipeline, section, errors);
+			/* configured above */
 		} else if (tandem_plugin_kind_from_string (prefix, &kind)) {
 			configure_plugin_section (self, section, kind, errors);
 		} else {

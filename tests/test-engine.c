@@ -394,11 +394,22 @@ test_json_integer_range (void)
 {
 	g_autoptr(GError) error = NULL;
 
-	g_assert_true (tandem_json_check_integer_range ("[9223372036854775807, -9223372036854775808, 1e400, \"99999999999999999999\"]", -1, &error));
+	g_autoptr(GString) deep = g_string_new (NULL);
+
+	g_assert_true (tandem_json_check_text ("[9223372036854775807, -9223372036854775808, 1e400, \"99999999999999999999\"]", -1, 8, &error));
 	g_assert_no_error (error);
-	g_assert_false (tandem_json_check_integer_range ("{\"a\": [1, 9223372036854775808]}", -1, &error));
+	g_assert_false (tandem_json_check_text ("{\"a\": [1, 9223372036854775808]}", -1, 8, &error));
 	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT);
 	g_assert_cmpstr (error->message, ==, "integer 9223372036854775808 is out of the 64-bit range");
+	g_clear_error (&error);
+	/* json-glib 1.6 crashes on deep nesting: refused before parsing */
+	for (guint i = 0; i < 100000; i++)
+		g_string_append_c (deep, '[');
+	g_assert_false (tandem_json_check_text (deep->str, -1, 64, &error));
+	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT);
+	g_assert_cmpstr (error->message, ==, "JSON nested deeper than 64 levels");
+	g_clear_error (&error);
+	g_assert_true (tandem_json_check_text ("[\"[[[[[[[[[[\"]", -1, 2, &error));
 }
 
 int
@@ -411,7 +422,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/engine/event/values", test_event_values);
 	g_test_add_func ("/engine/event/float-formatting", test_float_formatting);
 	g_test_add_func ("/engine/json/values", test_json_values);
-	g_test_add_func ("/engine/json/integer-range", test_json_integer_range);
+	g_test_add_func ("/engine/json/check-text", test_json_integer_range);
 	g_test_add_func ("/engine/plan/api", test_plan_api);
 	g_test_add_func ("/engine/plan/errors", test_plan_errors);
 	g_test_add_func ("/engine/plan/deep-nesting", test_plan_deep_nesting);

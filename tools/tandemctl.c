@@ -360,7 +360,7 @@ process_line (PlanRun *run, const char *text, gsize length, GError **error)
 				     _("expected a JSON object: an event or a tick"));
 		return FALSE;
 	}
-	if (!tandem_json_check_integer_range (text, (gssize) length, error))
+	if (!tandem_json_check_text (text, (gssize) length, 64, error))
 		return FALSE;
 	obj = json_node_get_object (root);
 	if (json_object_has_member (obj, "tick")) {

@@ -99,8 +99,8 @@ node_has_type (JsonNode *node, GType type)
  *
  * Sets value @index from JSON, checked against its type: an `int` needs an
  * integer in the 32-bit range, a `long` an integer (see
- * tandem_json_check_integer_range() for integers beyond 64 bits, which
- * json-glib wraps), `float` and `double` a finite number in their range,
+ * tandem_json_check_text() for integers beyond 64 bits, which json-glib
+ * wraps), `float` and `double` a finite number in their range,
  * `bool` true or false, `string` a string; `null` makes the value null.
  *
  * Returns: %TRUE if the value was set; %FALSE with a
@@ -181,22 +181,25 @@ tandem_event_set_value_from_json (TandemEvent *self, guint index, JsonNode *valu
 }
 
 /**
- * tandem_json_check_integer_range:
- * @text: a valid JSON document
+ * tandem_json_check_text:
+ * @text: a JSON document
  * @length: its length, or -1 if nul-terminated
+ * @max_depth: the deepest nesting of arrays and objects allowed
  * @error: return location for a #GError
  *
- * json-glib 1.6 silently wraps integers beyond 64 bits (2^63 reads as
- * -2^63).  This finds such a number in the text of a document that parsed,
- * so that a `long` is never taken with a wrong value.
+ * Checks JSON text from outside before json-glib 1.6 parses it: that
+ * parser crashes on very deep nesting, and silently wraps integers beyond
+ * 64 bits (2^63 reads as -2^63), which would take a `long` with a wrong
+ * value.  Call it on text that is about to be parsed.
  *
- * Returns: %TRUE if every integer fits in 64 bits; %FALSE with a
- *   %TANDEM_ERROR_INVALID_EVENT error naming the number
+ * Returns: %TRUE if the nesting and every integer are within bounds;
+ *   %FALSE with a %TANDEM_ERROR_INVALID_EVENT error saying which
  */
 gboolean
-tandem_json_check_integer_range (const char *text, gssize length, GError **error)
+tandem_json_check_text (const char *text, gssize length, guint max_depth, GError **error)
 {
 	const char *end;
+	guint depth = 0;
 
 	g_return_val_if_fail (text != NULL, FALSE);
 
@@ -211,6 +214,19 @@ tandem_json_check_integer_range (const char *text, gssize length, GError **error
 				if (*p == '\\')
 					p++;
 			}
+			continue;
+		}
+		if (*p == '[' || *p == '{') {
+			if (++depth > max_depth) {
+				g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT,
+					     "JSON nested deeper than %u levels", max_depth);
+				return FALSE;
+			}
+			continue;
+		}
+		if (*p == ']' || *p == '}') {
+			if (depth > 0)
+				depth--;
 			continue;
 		}
 		if (*p != '-' && !g_ascii_isdigit (*p))

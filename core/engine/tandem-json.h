@@ -20,7 +20,7 @@ gboolean tandem_event_set_value_from_json (TandemEvent *self,
 					   JsonNode *value,
 					   GError **error);
 TANDEM_AVAILABLE_IN_ALL
-gboolean tandem_json_check_integer_range (const char *text, gssize length, GError **error);
+gboolean tandem_json_check_text (const char *text, gssize length, guint max_depth, GError **error);
 TANDEM_AVAILABLE_IN_ALL
 char *tandem_json_describe (JsonNode *node);
 

@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "tandem-error.h"
+#include "tandem-json.h"
 #include "tandem-stream-definition.h"
 
 /**
@@ -290,6 +291,11 @@ tandem_stream_definition_new_from_json (const char *data, gssize length, GError 
 
 	g_return_val_if_fail (data != NULL, NULL);
 
+	if (!tandem_json_check_text (data, length, 16, &local_error)) {
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_ARGUMENT,
+			     "stream definition: %s", local_error->message);
+		return NULL;
+	}
 	if (!json_parser_load_from_data (parser, data, length, &local_error)) {
 		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_ARGUMENT,
 			     "stream definition: %s", local_error->message);
