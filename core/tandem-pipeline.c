@@ -555,13 +555,13 @@ tandem_pipeline_get_plans (TandemPipeline *self)
 TandemStreamDefinition *
 tandem_pipeline_lookup_stream (TandemPipeline *self, const char *name)
 {
-	g_autofree char *base = g_strdup (name);
-	char *colon = strchr (base, ':');
+	g_autofree char *base = NULL;
+	const char *colon = strchr (name, ':');
 	StreamEntry *entry;
 
 	if (colon != NULL)
-		*colon = '\0';
-	entry = g_hash_table_lookup (self->streams, base);
+		base = g_strndup (name, colon - name);
+	entry = g_hash_table_lookup (self->streams, base != NULL ? base : name);
 	if (entry == NULL)
 		return NULL;
 	if (colon != NULL && g_strcmp0 (colon + 1, tandem_stream_definition_get_version (entry->def)) != 0)
@@ -575,12 +575,24 @@ tandem_pipeline_is_accepting (TandemPipeline *self)
 	gboolean ok;
 
 	g_mutex_lock (&self->lock);
-	ok = self->thread != NULL && !self->stopping && self->queued_events < self->queue_size;
+	ok = self->thread != NULL && !self->stopping && !self->pressure_signalled;
 	g_mutex_unlock (&self->lock);
 	return ok;
 }
 
 /* --- ingest --------------------------------------------------------------- */
+
+/* Main thread: tell the node, once, that the queue is full; the engine
+ * thread relieves it when half is processed. */
+static void
+signal_pressure (TandemPipeline *self)
+{
+	if (self->pressure_signalled)
+		return;
+	self->pressure_signalled = TRUE;
+	if (self->pressure != NULL)
+		self->pressure (TRUE, self->pressure_data);
+}
 
 static void
 forget_expired (TandemPipeline *self)
@@ -638,6 +650,7 @@ tandem_pipeline_ingest (TandemPipeline *self,
 	const char *name;
 	guint64 first = 0;
 	gboolean have_first = FALSE;
+	gboolean full;
 	Remembered *seen;
 	Batch *batch;
 
@@ -680,11 +693,7 @@ tandem_pipeline_ingest (TandemPipeline *self,
 		g_mutex_unlock (&self->lock);
 		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_BUSY,
 			     "the ingest queue is full (%u events waiting for the engine)", self->queue_size);
-		if (!self->pressure_signalled) {
-			self->pressure_signalled = TRUE;
-			if (self->pressure != NULL)
-				self->pressure (TRUE, self->pressure_data);
-		}
+		signal_pressure (self);
 		return FALSE;
 	}
 	g_mutex_unlock (&self->lock);
@@ -730,8 +739,12 @@ tandem_pipeline_ingest (TandemPipeline *self,
 	batch->events = g_steal_pointer (&fresh);
 	g_mutex_lock (&self->lock);
 	self->queued_events += batch->events->len;
+	full = self->queued_events >= self->queue_size;
 	g_queue_push_tail (&self->batches, batch);
 	g_cond_signal (&self->cond);
 	g_mutex_unlock (&self->lock);
+	/* the queue is full now: pause the receivers before anyone is refused */
+	if (full)
+		signal_pressure (self);
 	return TRUE;
 }

@@ -30,6 +30,18 @@ typedef struct {
 	int exit_signal;
 } Daemon;
 
+static void
+daemon_clear (Daemon *d)
+{
+	g_clear_object (&d->node);
+	g_clear_object (&d->registry);
+	g_clear_pointer (&d->loop, g_main_loop_unref);
+	g_clear_pointer (&d->config_path, g_free);
+	g_clear_pointer (&d->state_dir, g_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Daemon, daemon_clear)
+
 static int verbosity;
 
 static gboolean
@@ -222,7 +234,7 @@ on_sigint (gpointer data)
 int
 main (int argc, char **argv)
 {
-	Daemon d = { 0 };
+	g_auto(Daemon) d = { 0 };
 	g_autoptr(GOptionContext) context = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(TandemConfig) config = NULL;
@@ -280,12 +292,8 @@ main (int argc, char **argv)
 
 	d.registry = tandem_plugin_registry_new ();
 	tandem_plugin_registry_scan (d.registry);
-	if (opt_list_plugins) {
-		int rc = list_plugins (d.registry);
-
-		g_object_unref (d.registry);
-		return rc;
-	}
+	if (opt_list_plugins)
+		return list_plugins (d.registry);
 
 	d.config_explicit = config_path != NULL;
 	d.config_path = config_path != NULL ? g_strdup (config_path)
@@ -358,11 +366,6 @@ main (int argc, char **argv)
 	tandem_sd_notify ("STOPPING=1");
 	g_message ("%s: stopping", d.exit_signal == SIGINT ? "SIGINT" : "SIGTERM");
 	tandem_node_stop (d.node);
-	g_clear_object (&d.node);
-	g_clear_object (&d.registry);
-	g_main_loop_unref (d.loop);
-	g_free (d.config_path);
-	g_free (d.state_dir);
 	g_message ("tandemd stopped");
 	return EXIT_SUCCESS;
 }

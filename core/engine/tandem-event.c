@@ -44,16 +44,10 @@ tandem_event_new_typed (guint n_values, const guint8 *types, gint64 timestamp)
 TandemEvent *
 tandem_event_new (TandemStreamDefinition *definition, gint64 timestamp)
 {
-	guint n;
-	g_autofree guint8 *types = NULL;
-
 	g_return_val_if_fail (TANDEM_IS_STREAM_DEFINITION (definition), NULL);
 
-	n = tandem_stream_definition_get_n_attributes (definition);
-	types = g_new (guint8, MAX (n, 1));
-	for (guint i = 0; i < n; i++)
-		types[i] = (guint8) tandem_stream_definition_get_attribute_type (definition, i);
-	return tandem_event_new_typed (n, types, timestamp);
+	return tandem_event_new_typed (tandem_stream_definition_get_n_attributes (definition),
+				       tandem_stream_definition_get_types (definition), timestamp);
 }
 
 /**

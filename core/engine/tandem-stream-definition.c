@@ -11,6 +11,7 @@
 #include <json-glib/json-glib.h>
 
 #include "tandem-error.h"
+#include "tandem-event-private.h"
 #include "tandem-json.h"
 #include "tandem-stream-definition.h"
 
@@ -39,6 +40,7 @@ struct _TandemStreamDefinition {
 	char *version;
 	char *id;
 	GArray *attributes; /* of Attribute */
+	GByteArray *types;  /* the attribute types, one byte each, for new events */
 };
 
 G_DEFINE_FINAL_TYPE (TandemStreamDefinition, tandem_stream_definition, G_TYPE_OBJECT)
@@ -110,6 +112,7 @@ tandem_stream_definition_finalize (GObject *object)
 	g_free (self->version);
 	g_free (self->id);
 	g_array_unref (self->attributes);
+	g_byte_array_unref (self->types);
 	G_OBJECT_CLASS (tandem_stream_definition_parent_class)->finalize (object);
 }
 
@@ -124,6 +127,7 @@ tandem_stream_definition_init (TandemStreamDefinition *self)
 {
 	self->attributes = g_array_new (FALSE, TRUE, sizeof (Attribute));
 	g_array_set_clear_func (self->attributes, attribute_clear);
+	self->types = g_byte_array_new ();
 }
 
 static gboolean
@@ -211,6 +215,7 @@ tandem_stream_definition_add_attribute (TandemStreamDefinition *self,
 	attr.type = type;
 	attr.group = group;
 	g_array_append_val (self->attributes, attr);
+	g_byte_array_append (self->types, (const guint8 *) &(guint8) { (guint8) type }, 1);
 	return TRUE;
 }
 
@@ -525,4 +530,11 @@ tandem_stream_definition_to_siddhi (TandemStreamDefinition *self)
 	}
 	g_string_append (out, ");");
 	return g_string_free (out, FALSE);
+}
+
+/* The attribute types, one byte each (for tandem_event_new()). */
+const guint8 *
+tandem_stream_definition_get_types (TandemStreamDefinition *self)
+{
+	return self->types->data;
 }
