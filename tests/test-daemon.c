@@ -8,15 +8,12 @@
  */
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <gio/gio.h>
-#include <gio/gunixsocketaddress.h>
 #include <glib/gstdio.h>
 
-#define TIMEOUT_S 15
+#include "tandem-test-util.h"
 
 static const char *tandemd;
 static char *plugin_dir;
@@ -26,47 +23,7 @@ static char *plugin_dir;
 static char *
 make_tmpdir (void)
 {
-	g_autoptr(GError) error = NULL;
-	char *dir = g_dir_make_tmp ("tandem-test-daemon-XXXXXX", &error);
-
-	g_assert_no_error (error);
-	return dir;
-}
-
-static void
-rm_rf (const char *path)
-{
-	g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-	const char *name;
-
-	if (dir != NULL) {
-		while ((name = g_dir_read_name (dir)) != NULL) {
-			g_autofree char *child = g_build_filename (path, name, NULL);
-
-			rm_rf (child);
-		}
-	}
-	g_remove (path);
-}
-
-static void
-write_text (const char *path, const char *text)
-{
-	g_autoptr(GError) error = NULL;
-
-	g_file_set_contents (path, text, -1, &error);
-	g_assert_no_error (error);
-}
-
-static char *
-read_text (const char *path)
-{
-	g_autoptr(GError) error = NULL;
-	char *contents = NULL;
-
-	g_file_get_contents (path, &contents, NULL, &error);
-	g_assert_no_error (error);
-	return contents;
+	return tandem_test_make_tmpdir ("tandem-test-daemon-XXXXXX");
 }
 
 static void
@@ -85,22 +42,10 @@ copy_fixture (const char *dir, const char *name, const char *as, int mode)
 	g_assert_cmpint (g_chmod (dst, mode), ==, 0);
 }
 
-static void
-child_setup (gpointer data)
-{
-	prctl (PR_SET_PDEATHSIG, SIGKILL);
-}
-
 static GSubprocessLauncher *
 launcher_new (GSubprocessFlags flags)
 {
-	GSubprocessLauncher *launcher = g_subprocess_launcher_new (flags);
-
-	g_subprocess_launcher_setenv (launcher, "TANDEM_PLUGIN_PATH", plugin_dir, TRUE);
-	g_subprocess_launcher_unsetenv (launcher, "NOTIFY_SOCKET");
-	g_subprocess_launcher_unsetenv (launcher, "G_MESSAGES_DEBUG");
-	g_subprocess_launcher_set_child_setup (launcher, child_setup, NULL, NULL);
-	return launcher;
+	return tandem_test_launcher_new (flags, plugin_dir);
 }
 
 /* Runs tandemd to completion; returns its exit status. */
@@ -135,141 +80,18 @@ run_tandemd (const char *const *args, char **out, char **err)
 	return g_subprocess_get_exit_status (proc);
 }
 
-typedef struct {
-	GSubprocess *proc;
-	GSocket *notify;
-	char *notify_path;
-	char *log_path;
-	int pid;
-} Daemon;
-
-static GSocket *
-notify_socket_new (const char *path)
-{
-	g_autoptr(GError) error = NULL;
-	g_autoptr(GSocketAddress) address = g_unix_socket_address_new (path);
-	GSocket *socket = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_DATAGRAM,
-					G_SOCKET_PROTOCOL_DEFAULT, &error);
-
-	g_assert_no_error (error);
-	g_socket_bind (socket, address, FALSE, &error);
-	g_assert_no_error (error);
-	return socket;
-}
-
-/* Waits (bounded) for a notification datagram containing @needle. */
-static gboolean
-wait_notify (Daemon *d, const char *needle)
-{
-	gint64 deadline = g_get_monotonic_time () + TIMEOUT_S * G_USEC_PER_SEC;
-
-	while (g_get_monotonic_time () < deadline) {
-		char buf[512];
-		gssize n;
-		g_autoptr(GError) error = NULL;
-
-		if (!g_socket_condition_timed_wait (d->notify, G_IO_IN,
-						    deadline - g_get_monotonic_time (), NULL, NULL))
-			return FALSE;
-		n = g_socket_receive (d->notify, buf, sizeof buf - 1, NULL, &error);
-		g_assert_no_error (error);
-		buf[MAX (n, 0)] = '\0';
-		if (strstr (buf, needle) != NULL)
-			return TRUE;
-	}
-	return FALSE;
-}
-
-/* Waits (bounded) until the daemon's log contains @needle. */
-static gboolean
-wait_log (Daemon *d, const char *needle)
-{
-	for (guint i = 0; i < TIMEOUT_S * 20; i++) {
-		g_autofree char *log = NULL;
-
-		if (g_file_get_contents (d->log_path, &log, NULL, NULL) && strstr (log, needle) != NULL)
-			return TRUE;
-		g_usleep (50 * 1000);
-	}
-	return FALSE;
-}
-
-static Daemon *
+static TandemTestDaemon *
 daemon_start (const char *dir, const char *config, const char *state_dir)
 {
 	g_autoptr(GSubprocessLauncher) launcher = launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
-	g_autoptr(GError) error = NULL;
-	Daemon *d = g_new0 (Daemon, 1);
-	static guint counter;
 
-	d->notify_path = g_strdup_printf ("%s/notify-%u", dir, counter);
-	d->log_path = g_strdup_printf ("%s/tandemd-%u.log", dir, counter);
-	counter++;
-	d->notify = notify_socket_new (d->notify_path);
-	g_subprocess_launcher_setenv (launcher, "NOTIFY_SOCKET", d->notify_path, TRUE);
-	g_subprocess_launcher_set_stderr_file_path (launcher, d->log_path);
-	d->proc = g_subprocess_launcher_spawn (launcher, &error, tandemd, "--config", config,
-					       "--state-dir", state_dir, NULL);
-	g_assert_no_error (error);
-	d->pid = atoi (g_subprocess_get_identifier (d->proc));
-	return d;
+	return tandem_test_daemon_start (launcher, tandemd, dir, config, state_dir);
 }
 
 static void
-on_wait_done (GObject *source, GAsyncResult *result, gpointer data)
+assert_exit_status (TandemTestDaemon *d, int status)
 {
-	gboolean *done = data;
-
-	g_subprocess_wait_finish (G_SUBPROCESS (source), result, NULL);
-	*done = TRUE;
-}
-
-static gboolean
-on_timeout (gpointer data)
-{
-	gboolean *timed_out = data;
-
-	*timed_out = TRUE;
-	return G_SOURCE_REMOVE;
-}
-
-/* Waits (bounded) for the daemon to exit; returns FALSE on timeout. */
-static gboolean
-daemon_wait (Daemon *d)
-{
-	gboolean done = FALSE;
-	gboolean timed_out = FALSE;
-	guint timeout_id;
-
-	g_subprocess_wait_async (d->proc, NULL, on_wait_done, &done);
-	timeout_id = g_timeout_add_seconds (TIMEOUT_S, on_timeout, &timed_out);
-	while (!done && !timed_out)
-		g_main_context_iteration (NULL, TRUE);
-	if (!timed_out)
-		g_source_remove (timeout_id);
-	return done;
-}
-
-static void
-daemon_free (Daemon *d)
-{
-	if (g_subprocess_get_identifier (d->proc) != NULL) {
-		g_subprocess_force_exit (d->proc);
-		daemon_wait (d);
-	}
-	g_object_unref (d->proc);
-	g_object_unref (d->notify);
-	g_free (d->notify_path);
-	g_free (d->log_path);
-	g_free (d);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Daemon, daemon_free)
-
-static void
-assert_exit_status (Daemon *d, int status)
-{
-	g_assert_true (daemon_wait (d));
+	g_assert_true (tandem_test_daemon_wait (d));
 	g_assert_true (g_subprocess_get_if_exited (d->proc));
 	g_assert_cmpint (g_subprocess_get_exit_status (d->proc), ==, status);
 }
@@ -306,7 +128,7 @@ test_check_config_broken (void)
 	g_autofree char *expected = NULL;
 	const char *args[] = { "--config", conf, "--check-config", NULL };
 
-	write_text (conf, "[node]\n# the next line is wrong\nlog_level = chatty\n[receiver.in]\nplugin = fixture\nport = 80a\n");
+	tandem_test_write_text (conf, "[node]\n# the next line is wrong\nlog_level = chatty\n[receiver.in]\nplugin = fixture\nport = 80a\n");
 	g_assert_cmpint (run_tandemd (args, NULL, &err), ==, 1);
 	expected = g_strdup_printf ("tandemd: %s:3: key 'log_level' in [node]: expected one of warning, message, info, debug, got \"chatty\"\n", conf);
 	g_assert_nonnull (strstr (err, expected));
@@ -316,7 +138,7 @@ test_check_config_broken (void)
 
 	/* a syntax error names file and line too */
 	g_clear_pointer (&err, g_free);
-	write_text (conf, "[node]\nlog_level info\n");
+	tandem_test_write_text (conf, "[node]\nlog_level info\n");
 	g_assert_cmpint (run_tandemd (args, NULL, &err), ==, 1);
 	g_clear_pointer (&expected, g_free);
 	expected = g_strdup_printf ("%s:2: expected '[section]', 'key = value' or a '#' comment, got \"log_level info\"", conf);
@@ -327,7 +149,7 @@ test_check_config_broken (void)
 	g_remove (conf);
 	g_assert_cmpint (run_tandemd (args, NULL, &err), ==, 1);
 	g_assert_nonnull (strstr (err, "cannot read: No such file or directory"));
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -341,20 +163,20 @@ test_check_config_valid (void)
 	g_autofree char *err = NULL;
 	const char *args[] = { "--config", conf, "--check-config", NULL };
 
-	write_text (conf, "[node]\nlog_level = info\nshoe_size = 42\n[receiver.in]\nplugin = fixture\nport = 8081\n");
+	tandem_test_write_text (conf, "[node]\nlog_level = info\nshoe_size = 42\n[receiver.in]\nplugin = fixture\nport = 8081\n");
 	g_assert_cmpint (g_mkdir (dropins, 0755), ==, 0);
-	write_text (dropin, "[receiver.in]\nport = 80a\n");
+	tandem_test_write_text (dropin, "[receiver.in]\nport = 80a\n");
 	/* the drop-in wins, so the config is invalid */
 	g_assert_cmpint (run_tandemd (args, NULL, &err), ==, 1);
 	g_assert_nonnull (strstr (err, "50-extra.conf:2: key 'port' in [receiver.in]"));
 	g_clear_pointer (&err, g_free);
 
-	write_text (dropin, "[receiver.in]\nport = 8082\n");
+	tandem_test_write_text (dropin, "[receiver.in]\nport = 8082\n");
 	g_assert_cmpint (run_tandemd (args, &out, &err), ==, 0);
 	g_assert_nonnull (strstr (out, "Config is valid: 2 file(s), 1 plugin instance(s)"));
 	/* unknown keys warn, with file and line, and do not fail the check */
 	g_assert_nonnull (strstr (err, "tandem.conf:3: unknown key 'shoe_size' in [node], ignored"));
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -386,7 +208,7 @@ test_list_plugins (void)
 	refused = g_strdup_printf ("refused: %s/fixture-abi-major.so: built for plugin ABI 2.0", dir);
 	g_assert_nonnull (strstr (out, refused));
 	g_assert_null (strstr (out, "fixture-store "));
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -397,7 +219,7 @@ test_print_config_masks (void)
 	g_autofree char *out = NULL;
 	const char *args[] = { "--config", conf, "--print-config", NULL };
 
-	write_text (conf, "[receiver.in]\nplugin = fixture\ntoken = hunter2\n"
+	tandem_test_write_text (conf, "[receiver.in]\nplugin = fixture\ntoken = hunter2\n"
 			  "[store.db]\nplugin = fixture-store\nenabled = false\npassword = swordfish\n");
 	g_assert_cmpint (run_tandemd (args, &out, NULL), ==, 0);
 	g_assert_null (strstr (out, "hunter2"));
@@ -405,7 +227,7 @@ test_print_config_masks (void)
 	g_assert_nonnull (strstr (out, "token = ********"));
 	g_assert_nonnull (strstr (out, "password = ********"));
 	g_assert_nonnull (strstr (out, "plugin = fixture\n"));
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static char *
@@ -429,24 +251,24 @@ check_shutdown (int signum)
 	g_autofree char *text = lifecycle_config (trace, "message", "c1");
 	g_autofree char *lines = NULL;
 	g_autofree char *log = NULL;
-	g_autoptr(Daemon) d = NULL;
+	g_autoptr(TandemTestDaemon) d = NULL;
 
-	write_text (conf, text);
+	tandem_test_write_text (conf, text);
 	d = daemon_start (dir, conf, state);
-	g_assert_true (wait_notify (d, "READY=1"));
-	g_assert_true (wait_log (d, "running: node"));
+	g_assert_true (tandem_test_daemon_wait_notify (d, "READY=1"));
+	g_assert_true (tandem_test_daemon_wait_log (d, "running: node"));
 	kill (d->pid, signum);
 	assert_exit_status (d, 0);
 
-	lines = read_text (trace);
+	lines = tandem_test_read_text (trace);
 	g_assert_cmpstr (lines, ==,
 			 "setup r1\nsetup s1\nsetup r2\nsetup s2\n"
 			 "start s1\nstart s2\nstart r1\nstart r2\n"
 			 "stop r2\nstop r1\nstop s2\nstop s1\n");
-	log = read_text (d->log_path);
+	log = tandem_test_read_text (d->log_path);
 	g_assert_nonnull (strstr (log, signum == SIGTERM ? "SIGTERM: stopping" : "SIGINT: stopping"));
 	g_assert_nonnull (strstr (log, "tandemd stopped"));
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -470,33 +292,33 @@ test_sighup_reloads (void)
 	g_autofree char *trace = g_build_filename (dir, "trace", NULL);
 	g_autofree char *text = lifecycle_config (trace, "message", "c1");
 	g_autofree char *log = NULL;
-	g_autoptr(Daemon) d = NULL;
+	g_autoptr(TandemTestDaemon) d = NULL;
 
-	write_text (conf, text);
+	tandem_test_write_text (conf, text);
 	d = daemon_start (dir, conf, state);
-	g_assert_true (wait_notify (d, "READY=1"));
+	g_assert_true (tandem_test_daemon_wait_notify (d, "READY=1"));
 
 	g_free (text);
 	text = lifecycle_config (trace, "debug", "c2");
-	write_text (conf, text);
+	tandem_test_write_text (conf, text);
 	kill (d->pid, SIGHUP);
-	g_assert_true (wait_notify (d, "RELOADING=1"));
-	g_assert_true (wait_notify (d, "READY=1"));
-	g_assert_true (wait_log (d, "Log level is now debug"));
-	g_assert_true (wait_log (d, "Config of [cluster] changed: it takes effect at the next restart"));
+	g_assert_true (tandem_test_daemon_wait_notify (d, "RELOADING=1"));
+	g_assert_true (tandem_test_daemon_wait_notify (d, "READY=1"));
+	g_assert_true (tandem_test_daemon_wait_log (d, "Log level is now debug"));
+	g_assert_true (tandem_test_daemon_wait_log (d, "Config of [cluster] changed: it takes effect at the next restart"));
 
 	/* a broken config is refused and the node keeps running */
-	write_text (conf, "[node]\nlog_level = shouty\n");
+	tandem_test_write_text (conf, "[node]\nlog_level = shouty\n");
 	kill (d->pid, SIGHUP);
-	g_assert_true (wait_log (d, "Reload failed; keeping the running config"));
-	g_assert_true (wait_notify (d, "READY=1"));
-	log = read_text (d->log_path);
+	g_assert_true (tandem_test_daemon_wait_log (d, "Reload failed; keeping the running config"));
+	g_assert_true (tandem_test_daemon_wait_notify (d, "READY=1"));
+	log = tandem_test_read_text (d->log_path);
 	g_assert_nonnull (strstr (log, "tandem.conf:2: key 'log_level' in [node]"));
 	g_assert_nonnull (g_subprocess_get_identifier (d->proc)); /* still running */
 
 	kill (d->pid, SIGTERM);
 	assert_exit_status (d, 0);
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static char *
@@ -519,15 +341,15 @@ test_node_id_stable_across_restarts (void)
 	g_autofree char *second = NULL;
 	g_autofree char *saved = NULL;
 
-	write_text (conf, "[node]\n");
+	tandem_test_write_text (conf, "[node]\n");
 	for (guint run = 0; run < 2; run++) {
-		g_autoptr(Daemon) d = daemon_start (dir, conf, state);
+		g_autoptr(TandemTestDaemon) d = daemon_start (dir, conf, state);
 		g_autofree char *log = NULL;
 
-		g_assert_true (wait_notify (d, "READY=1"));
+		g_assert_true (tandem_test_daemon_wait_notify (d, "READY=1"));
 		kill (d->pid, SIGTERM);
 		assert_exit_status (d, 0);
-		log = read_text (d->log_path);
+		log = tandem_test_read_text (d->log_path);
 		if (run == 0) {
 			g_assert_nonnull (strstr (log, "Generated node id"));
 			first = log_node_id (log);
@@ -538,9 +360,9 @@ test_node_id_stable_across_restarts (void)
 	}
 	g_assert_true (g_uuid_string_is_valid (first));
 	g_assert_cmpstr (first, ==, second);
-	saved = read_text (id_file);
+	saved = tandem_test_read_text (id_file);
 	g_assert_cmpstr (g_strstrip (saved), ==, first);
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -551,10 +373,10 @@ test_state_dir_unwritable (void)
 	g_autofree char *err = NULL;
 	const char *args[] = { "--config", conf, "--state-dir", "/proc/self/tandem-state", NULL };
 
-	write_text (conf, "[node]\n");
+	tandem_test_write_text (conf, "[node]\n");
 	g_assert_cmpint (run_tandemd (args, NULL, &err), ==, 1);
 	g_assert_nonnull (strstr (err, "tandemd: state directory /proc/self/tandem-state cannot be created"));
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -566,17 +388,17 @@ test_state_dir_in_use (void)
 	g_autofree char *err = NULL;
 	g_autofree char *expected = NULL;
 	const char *args[] = { "--config", conf, "--state-dir", state, NULL };
-	g_autoptr(Daemon) d = NULL;
+	g_autoptr(TandemTestDaemon) d = NULL;
 
-	write_text (conf, "[node]\n");
+	tandem_test_write_text (conf, "[node]\n");
 	d = daemon_start (dir, conf, state);
-	g_assert_true (wait_notify (d, "READY=1"));
+	g_assert_true (tandem_test_daemon_wait_notify (d, "READY=1"));
 	g_assert_cmpint (run_tandemd (args, NULL, &err), ==, 1);
 	expected = g_strdup_printf ("is in use by another node (pid %d)", d->pid);
 	g_assert_nonnull (strstr (err, expected));
 	kill (d->pid, SIGTERM);
 	assert_exit_status (d, 0);
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -588,10 +410,10 @@ test_start_failure_exits_1 (void)
 	g_autofree char *err = NULL;
 	const char *args[] = { "--config", conf, "--state-dir", state, NULL };
 
-	write_text (conf, "[receiver.bad]\nplugin = fixture\nfail_start = true\n");
+	tandem_test_write_text (conf, "[receiver.bad]\nplugin = fixture\nfail_start = true\n");
 	g_assert_cmpint (run_tandemd (args, NULL, &err), ==, 1);
 	g_assert_nonnull (strstr (err, "tandemd: cannot start [receiver.bad]: fixture: asked to fail"));
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 int
@@ -622,6 +444,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/daemon/start-failure-exits-1", test_start_failure_exits_1);
 
 	rc = g_test_run ();
-	rm_rf (plugin_dir);
+	tandem_test_rm_rf (plugin_dir);
 	return rc;
 }
