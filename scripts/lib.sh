@@ -38,6 +38,8 @@ TANDEM_DEPS=(
 	gettext                 # msgfmt, xgettext (po/)
 	dbus                    # dbus-daemon: .ci/run starts a session bus
 	curl                    # REST API tests and examples
+	glib-networking         # TLS for GIO: the HTTP receiver's HTTPS
+	openssl                 # tests: a self-signed certificate for the HTTP receiver
 )
 
 tandem_step() {
