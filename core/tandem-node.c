@@ -38,8 +38,9 @@
  *    creates one plugin instance per enabled `[KIND.NAME]` section and sets it
  *    up from that section; unknown sections and keys become warnings of the
  *    #TandemConfig;
- * 2. tandem_node_open_state() creates and locks the state directory and loads
- *    or generates the node id (the file `node-id`, kept across restarts);
+ * 2. tandem_node_open_state() creates and locks the state directory, loads
+ *    or generates the node id (the file `node-id`, kept across restarts) and
+ *    the sequence (the file `sequence`: sequence numbers are never reused);
  * 3. tandem_node_start() starts the plugins: stores, then persisters, then
  *    membership, then receivers (so that nothing is received before it can be
  *    kept), each kind in config order;
@@ -825,7 +826,8 @@ tandem_node_open_state (TandemNode *self, GError **error)
 	g_unlink (probe);
 
 	self->state_dir = g_steal_pointer (&dir);
-	if (!lock_state_dir (self, error) || !load_or_create_node_id (self, error)) {
+	if (!lock_state_dir (self, error) || !load_or_create_node_id (self, error) ||
+	    !tandem_pipeline_open_sequence (self->pipeline, self->state_dir, error)) {
 		if (self->lock_fd >= 0) {
 			g_close (self->lock_fd, NULL);
 			self->lock_fd = -1;

@@ -56,6 +56,8 @@ struct _TandemPipeline {
 	/* ingest (main thread) */
 	guint32 epoch;
 	guint64 next_seq;
+	guint64 reserved_seq; /* sequence numbers below this are reserved on disk */
+	char *sequence_path;
 	GHashTable *remembered; /* key -> Remembered (request keys and event ids) */
 	GQueue remembered_order;
 	gboolean pressure_signalled;
@@ -140,6 +142,7 @@ tandem_pipeline_free (TandemPipeline *self)
 	g_ptr_array_unref (self->stores);
 	g_array_unref (self->outputs);
 	g_free (self->output_log_path);
+	g_free (self->sequence_path);
 	g_clear_pointer (&self->main_context, g_main_context_unref);
 	g_mutex_clear (&self->lock);
 	g_cond_clear (&self->cond);
@@ -580,6 +583,62 @@ tandem_pipeline_is_accepting (TandemPipeline *self)
 	return ok;
 }
 
+/* --- the sequence --------------------------------------------------------- */
+
+/* Sequence numbers are reserved on disk in blocks before they are given out,
+ * so that a restarted node never gives the same number twice (a store keys
+ * events by it): after a crash it continues from the end of the last
+ * reserved block.  Each start is a new epoch. */
+#define SEQUENCE_BLOCK 100000
+
+static gboolean
+reserve_sequence (TandemPipeline *self, guint64 up_to, GError **error)
+{
+	g_autofree char *text = NULL;
+	g_autoptr(GError) local_error = NULL;
+
+	text = g_strdup_printf ("%u %" G_GUINT64_FORMAT "\n", self->epoch, up_to);
+	if (!g_file_set_contents_full (self->sequence_path, text, -1,
+				       G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE, 0644,
+				       &local_error)) {
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR, "cannot reserve sequence numbers: %s",
+			     local_error->message);
+		return FALSE;
+	}
+	self->reserved_seq = up_to;
+	return TRUE;
+}
+
+gboolean
+tandem_pipeline_open_sequence (TandemPipeline *self, const char *state_dir, GError **error)
+{
+	g_autofree char *contents = NULL;
+	g_autoptr(GError) local_error = NULL;
+	guint64 epoch = 0;
+	guint64 next = 1;
+
+	g_free (self->sequence_path);
+	self->sequence_path = g_build_filename (state_dir, "sequence", NULL);
+	if (g_file_get_contents (self->sequence_path, &contents, NULL, &local_error)) {
+		g_auto(GStrv) parts = g_strsplit (g_strstrip (contents), " ", -1);
+
+		if (g_strv_length (parts) != 2 ||
+		    !g_ascii_string_to_unsigned (parts[0], 10, 0, G_MAXUINT32 - 1, &epoch, NULL) ||
+		    !g_ascii_string_to_unsigned (parts[1], 10, 1, G_MAXUINT64 / 2, &next, NULL)) {
+			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR,
+				     "%s: damaged (expected \"EPOCH NEXT-SEQ\"); it must not be edited or removed: "
+				     "restore it from a backup", self->sequence_path);
+			return FALSE;
+		}
+	} else if (!g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT)) {
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR, "%s", local_error->message);
+		return FALSE;
+	}
+	self->epoch = (guint32) epoch + 1;
+	self->next_seq = next;
+	return reserve_sequence (self, next + SEQUENCE_BLOCK, error);
+}
+
 /* --- ingest --------------------------------------------------------------- */
 
 /* Main thread: tell the node, once, that the queue is full; the engine
@@ -698,6 +757,9 @@ tandem_pipeline_ingest (TandemPipeline *self,
 	}
 	g_mutex_unlock (&self->lock);
 
+	if (self->sequence_path != NULL && self->next_seq + events->len > self->reserved_seq &&
+	    !reserve_sequence (self, self->next_seq + events->len + SEQUENCE_BLOCK, error))
+		return FALSE;
 	fresh = g_ptr_array_new_full (events->len, (GDestroyNotify) tandem_event_unref);
 	for (guint i = 0; i < events->len; i++) {
 		TandemEvent *event = g_ptr_array_index (events, i);

@@ -25,6 +25,7 @@ gboolean tandem_pipeline_start (TandemPipeline *self,
 				gpointer user_data,
 				GError **error);
 void tandem_pipeline_stop (TandemPipeline *self);
+gboolean tandem_pipeline_open_sequence (TandemPipeline *self, const char *state_dir, GError **error);
 TandemStreamDefinition *tandem_pipeline_lookup_stream (TandemPipeline *self, const char *name);
 GPtrArray *tandem_pipeline_get_plans (TandemPipeline *self);
 gboolean tandem_pipeline_is_accepting (TandemPipeline *self);

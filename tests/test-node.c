@@ -583,6 +583,57 @@ test_stores_get_events_and_outputs (void)
 }
 
 static void
+test_sequence_survives_restarts (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autofree char *plan = g_build_filename (dir, "p.siddhiql", NULL);
+	g_autofree char *text = NULL;
+	g_autofree char *seq_file = g_build_filename (dir, "state", "sequence", NULL);
+	g_autofree char *state = g_build_filename (dir, "state", NULL);
+	const char *symbols[] = { "A", "B" };
+	const double prices[] = { 1.0, 2.0 };
+	guint64 firsts[2] = { 0 };
+	guint32 epochs[2] = { 0 };
+	g_autoptr(GError) error = NULL;
+
+	g_file_set_contents (plan, "define stream Stocks (symbol string, price double);\n"
+				   "from Stocks select symbol insert into O;\n", -1, &error);
+	g_assert_no_error (error);
+	text = g_strdup_printf ("[engine]\nplans = %s\n", plan);
+	for (guint run = 0; run < 2; run++) {
+		g_autoptr(TandemNode) node = node_from (text, state);
+		g_autoptr(GPtrArray) batch = NULL;
+
+		g_assert_true (tandem_node_configure (node, &error));
+		g_assert_true (tandem_node_open_state (node, &error));
+		g_assert_true (tandem_node_start (node, &error));
+		g_assert_no_error (error);
+		batch = stock_events (node, symbols, prices, 2);
+		g_assert_true (ingest (node, "Stocks", batch, NULL, NULL, &firsts[run], NULL, &error));
+		epochs[run] = tandem_event_get_epoch (g_ptr_array_index (batch, 0));
+		tandem_node_stop (node);
+	}
+	/* a restart (even after a crash) never gives a sequence number twice,
+	 * and starts a new epoch */
+	g_assert_cmpuint (firsts[0], ==, 1);
+	g_assert_cmpuint (firsts[1], >, 2);
+	g_assert_cmpuint (epochs[1], ==, epochs[0] + 1);
+	g_assert_true (g_file_test (seq_file, G_FILE_TEST_IS_REGULAR));
+
+	/* a damaged sequence file stops the node instead of reusing numbers */
+	g_file_set_contents (seq_file, "garbage\n", -1, &error);
+	{
+		g_autoptr(TandemNode) node = node_from (text, state);
+
+		g_assert_true (tandem_node_configure (node, &error));
+		g_assert_false (tandem_node_open_state (node, &error));
+		g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR);
+		g_assert_nonnull (strstr (error->message, "must not be edited"));
+	}
+	rm_rf (dir);
+}
+
+static void
 test_plan_errors_located (void)
 {
 	g_autofree char *dir = make_tmpdir ();
@@ -628,6 +679,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/node/receiver-base-keys", test_receiver_base_keys);
 	g_test_add_func ("/node/ingest-runs-plans", test_ingest_runs_plans);
 	g_test_add_func ("/node/plan-errors-located", test_plan_errors_located);
+	g_test_add_func ("/node/sequence-survives-restarts", test_sequence_survives_restarts);
 	g_test_add_func ("/node/stores-get-events-and-outputs", test_stores_get_events_and_outputs);
 
 	rc = g_test_run ();
