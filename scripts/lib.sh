@@ -40,6 +40,13 @@ TANDEM_DEPS=(
 	curl                    # REST API tests and examples
 	glib-networking         # TLS for GIO: the HTTP receiver's HTTPS
 	openssl                 # tests: a self-signed certificate for the HTTP receiver
+	libgda-5.0-mysql        # gda store: the MySQL/MariaDB provider
+	libgda-5.0-postgres     # gda store: the PostgreSQL provider
+	mariadb-server          # gda store tests and bench/store: a private mariadbd
+	mariadb-client          # gda store tests and bench/store: mariadb, mariadb-install-db
+	postgresql              # gda store tests and bench/store: a private postgres (initdb)
+	postgresql-client       # gda store tests and bench/store: psql
+	sqlite3                 # bench/store: the native SQLite rate
 )
 
 tandem_step() {

@@ -28,6 +28,8 @@
 
 #include <tandem.h>
 
+#include "tandemctl-query.h"
+
 #define EXIT_USAGE 2
 
 /* --- command table --------------------------------------------------------- */
@@ -55,6 +57,8 @@ static const Command plan_commands[] = {
 
 static const Command commands[] = {
 	{ "plan", NULL, N_("Execution plans"), NULL, plan_commands },
+	{ "query", N_("--store NAME|FILE [--config FILE] [--limit N] [--timeout MS] SQL"),
+	  N_("Run a read-only SELECT on a record store and print the rows as JSON"), tandemctl_query, NULL },
 	{ NULL },
 };
 
