@@ -336,6 +336,34 @@ def missing_timestamp_uses_the_clock():
         assert current == [("A", 0), ("B", 700), ("C", 700), ("D", 5000)], current
 
 
+@test
+def query_reads_a_store_and_refuses_writes():
+    # an SQLite database as the gda store keeps it, made with the sqlite3 CLI
+    with Workdir() as w:
+        db = os.path.join(w.path, "tandem.db")
+        subprocess.run(["sqlite3", db,
+                        "CREATE TABLE t (sym TEXT, n INTEGER, x REAL);"
+                        "INSERT INTO t VALUES ('IBM', 9007199254740993, 0.5), ('it''s', -1, 2.25);"],
+                       check=True, timeout=DEADLINE)
+        env_path = os.environ["TANDEM_TEST_GDA_PLUGIN_DIR"]
+        os.environ["TANDEM_PLUGIN_PATH"] = env_path
+        try:
+            rc, out, err = run("query", "--store", db, "SELECT sym, n, x FROM t ORDER BY n DESC")
+            assert rc == 0, (rc, err)
+            assert json.loads(out) == [{"sym": "IBM", "n": 9007199254740993, "x": 0.5},
+                                       {"sym": "it's", "n": -1, "x": 2.25}], out
+            rc, out, err = run("query", "--store", db, "--limit", "1", "SELECT sym FROM t ORDER BY sym")
+            assert rc == 0 and len(json.loads(out)) == 1, (rc, out, err)
+            for sql in ("DELETE FROM t", "SELECT 1; DROP TABLE t", "UPDATE t SET n = 0"):
+                rc, out, err = run("query", "--store", db, sql)
+                assert rc == 1, (sql, rc, out, err)
+                assert err.startswith("tandemctl: "), err
+            rc, out, err = run("query", "--store", db, "SELECT count(*) AS c FROM t")
+            assert rc == 0 and json.loads(out) == [{"c": 2}], (rc, out, err)
+        finally:
+            del os.environ["TANDEM_PLUGIN_PATH"]
+
+
 def main():
     print("1..%d" % len(TESTS))
     failed = 0
