@@ -87,6 +87,8 @@ typedef struct {
 	GError *error;
 	guint depth;
 	guint64 hash;
+	const char *col_at; /* where col was last computed */
+	guint col;
 } Parser;
 
 static const char *
@@ -127,10 +129,18 @@ fail_expected (Parser *ps, const char *expected)
 		 tok_describe (&ps->tok, buf, sizeof buf), expected);
 }
 
+/* Columns count characters; counting from the last position asked on the
+ * same line keeps long one-line plans linear. */
 static guint
 col_of (Parser *ps, const char *at)
 {
-	return (guint) g_utf8_strlen (ps->line_start, at - ps->line_start) + 1;
+	if (ps->col_at == NULL || ps->col_at < ps->line_start || at < ps->col_at) {
+		ps->col_at = ps->line_start;
+		ps->col = 1;
+	}
+	ps->col += (guint) g_utf8_strlen (ps->col_at, at - ps->col_at);
+	ps->col_at = at;
+	return ps->col;
 }
 
 static void
@@ -278,6 +288,22 @@ lex_string (Parser *ps, Token *tok)
 		fail_at (ps, tok->line, tok->col, "string is not valid UTF-8");
 }
 
+static gboolean
+is_keyword (const char *word)
+{
+	static const char *const keywords[] = {
+		"define", "stream", "from", "select", "insert", "into", "group", "by", "having", "as",
+		"and", "or", "not", "is", "null", "true", "false", "current", "expired", "all", "events",
+		"join", "on", "every", "window", "unidirectional",
+	};
+
+	for (guint i = 0; i < G_N_ELEMENTS (keywords); i++) {
+		if (g_ascii_strcasecmp (word, keywords[i]) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static void
 next (Parser *ps)
 {
@@ -382,12 +408,17 @@ next (Parser *ps)
 		ps->p += len;
 	}
 	tok->len = ps->p - tok->start;
-	/* FNV-1a over the token kinds and texts: the plan's fingerprint */
-	ps->hash ^= (guint64) tok->kind;
-	ps->hash *= G_GUINT64_CONSTANT (1099511628211);
-	for (gsize i = 0; i < tok->len; i++) {
-		ps->hash ^= (guint8) tok->start[i];
+	/* FNV-1a over the token kinds and texts: the plan's fingerprint
+	 * (keywords in any case are the same token) */
+	{
+		gboolean keyword = tok->kind == TOK_IDENT && is_keyword (tok->text);
+
+		ps->hash ^= (guint64) tok->kind;
 		ps->hash *= G_GUINT64_CONSTANT (1099511628211);
+		for (gsize i = 0; i < tok->len; i++) {
+			ps->hash ^= (guint8) (keyword ? g_ascii_tolower (tok->start[i]) : tok->start[i]);
+			ps->hash *= G_GUINT64_CONSTANT (1099511628211);
+		}
 	}
 }
 

@@ -172,6 +172,34 @@ struct _TandemPlan {
 
 G_DEFINE_FINAL_TYPE (TandemPlan, tandem_plan, G_TYPE_OBJECT)
 
+/* --- time arithmetic ------------------------------------------------------ */
+
+/* Times come from events, so any value is possible: window arithmetic
+ * saturates instead of overflowing. */
+static inline gint64
+time_add (gint64 t, gint64 d)
+{
+	if (d > 0 && t > G_MAXINT64 - d)
+		return G_MAXINT64;
+	if (d < 0 && t < G_MININT64 - d)
+		return G_MININT64;
+	return t + d;
+}
+
+/* The first batch end after @now, from @end, in steps of @size. */
+static gint64
+next_batch_end (gint64 end, gint64 now, gint64 size)
+{
+	guint64 steps;
+
+	if (now < end)
+		return end;
+	steps = ((guint64) now - (guint64) end) / (guint64) size + 1;
+	if (steps > (guint64) (G_MAXINT64 - end) / (guint64) size)
+		return G_MAXINT64;
+	return end + (gint64) (steps * (guint64) size);
+}
+
 /* --- values --------------------------------------------------------------- */
 
 /* FNV-1a, 64 bit: group keys and plan fingerprints. */
@@ -465,15 +493,13 @@ emit (TandemPlan *self, Query *q, TandemEvent *row, ItemKind kind)
 static void
 flush_outputs (TandemPlan *self, Query *q)
 {
-	g_autoptr(GPtrArray) rows = NULL;
-	g_autoptr(GArray) kinds = NULL;
+	/* no query feeds back into itself (loops are refused), so nothing
+	 * appends to these while they are delivered */
+	GPtrArray *rows = q->pending;
+	GArray *kinds = q->pending_kinds;
 
-	if (q->pending->len == 0)
+	if (rows->len == 0)
 		return;
-	rows = g_steal_pointer (&q->pending);
-	kinds = g_steal_pointer (&q->pending_kinds);
-	q->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) tandem_event_unref);
-	q->pending_kinds = g_array_new (FALSE, FALSE, sizeof (TandemEventKind));
 	if (self->output_func != NULL) {
 		for (guint i = 0; i < rows->len; i++)
 			self->output_func (self, q->name, q->output->name,
@@ -484,6 +510,8 @@ flush_outputs (TandemPlan *self, Query *q)
 	 * a current event */
 	for (guint i = 0; i < rows->len; i++)
 		deliver (self, q->output, g_ptr_array_index (rows, i));
+	g_ptr_array_set_size (rows, 0);
+	g_array_set_size (kinds, 0);
 }
 
 static TandemEvent *
@@ -632,10 +660,11 @@ window_emit (TandemPlan *self, Query *q, guint side, TandemEvent *event, ItemKin
 	}
 }
 
+/* An event whose time attribute is null counts at its own event time. */
 static gint64
 ext_time (Window *w, TandemEvent *event)
 {
-	return TANDEM_VALUE_IS_NULL (event, w->ts_index) ? G_MININT64 : event->values[w->ts_index].l;
+	return TANDEM_VALUE_IS_NULL (event, w->ts_index) ? event->timestamp : event->values[w->ts_index].l;
 }
 
 static void
@@ -688,7 +717,7 @@ window_advance (TandemPlan *self, Query *q, guint side, gint64 now)
 		while (!g_queue_is_empty (&w->events)) {
 			TandemEvent *head = g_queue_peek_head (&w->events);
 
-			if (head->timestamp + w->size > now)
+			if (time_add (head->timestamp, w->size) > now)
 				break;
 			g_queue_pop_head (&w->events);
 			window_emit (self, q, side, head, ITEM_EXPIRED, now);
@@ -696,11 +725,13 @@ window_advance (TandemPlan *self, Query *q, guint side, gint64 now)
 		}
 		break;
 	case WIN_TIME_BATCH:
-		while (w->started && now >= w->batch_end) {
+		/* a flush, then (once the last batch has expired too) a jump over
+		 * the empty batches; the end of time ends the loop */
+		while (w->started && now >= w->batch_end && w->batch_end != G_MAXINT64) {
 			flush_batch (self, q, side, now);
-			w->batch_end += w->size;
-			if (g_queue_is_empty (&w->events) && g_queue_is_empty (&w->expired) && now >= w->batch_end)
-				w->batch_end += ((now - w->batch_end) / w->size + 1) * w->size;
+			w->batch_end = time_add (w->batch_end, w->size);
+			if (g_queue_is_empty (&w->events) && g_queue_is_empty (&w->expired))
+				w->batch_end = next_batch_end (w->batch_end, now, w->size);
 		}
 		break;
 	case WIN_NONE:
@@ -744,7 +775,7 @@ window_process (TandemPlan *self, Query *q, guint side, TandemEvent *event)
 	case WIN_TIME_BATCH:
 		if (!w->started) {
 			w->started = TRUE;
-			w->batch_end = event->timestamp + w->size;
+			w->batch_end = time_add (event->timestamp, w->size);
 		}
 		g_queue_push_tail (&w->events, tandem_event_ref (event));
 		break;
@@ -754,7 +785,7 @@ window_process (TandemPlan *self, Query *q, guint side, TandemEvent *event)
 		while (!g_queue_is_empty (&w->events)) {
 			TandemEvent *head = g_queue_peek_head (&w->events);
 
-			if (ext_time (w, head) + w->size > now)
+			if (time_add (ext_time (w, head), w->size) > now)
 				break;
 			g_queue_pop_head (&w->events);
 			window_emit (self, q, side, head, ITEM_EXPIRED, now);
@@ -770,10 +801,10 @@ window_process (TandemPlan *self, Query *q, guint side, TandemEvent *event)
 
 		if (!w->started) {
 			w->started = TRUE;
-			w->batch_end = now + w->size;
+			w->batch_end = time_add (now, w->size);
 		} else if (now >= w->batch_end) {
 			flush_batch (self, q, side, event->timestamp);
-			w->batch_end += ((now - w->batch_end) / w->size + 1) * w->size;
+			w->batch_end = next_batch_end (w->batch_end, now, w->size);
 		}
 		g_queue_push_tail (&w->events, tandem_event_ref (event));
 		break;
@@ -1748,6 +1779,7 @@ tandem_plan_send (TandemPlan *self, const char *stream, TandemEvent *event, GErr
 {
 	Stream *s;
 	guint n;
+	const guint8 *types;
 
 	g_return_val_if_fail (TANDEM_IS_PLAN (self), FALSE);
 	g_return_val_if_fail (stream != NULL, FALSE);
@@ -1765,8 +1797,9 @@ tandem_plan_send (TandemPlan *self, const char *stream, TandemEvent *event, GErr
 			     "stream %s has %u attributes, the event has %u values", stream, n, event->n_values);
 		return FALSE;
 	}
+	types = tandem_stream_definition_get_types (s->def);
 	for (guint i = 0; i < n; i++) {
-		if (TANDEM_VALUE_TYPE (event, i) != tandem_stream_definition_get_attribute_type (s->def, i)) {
+		if (TANDEM_VALUE_TYPE (event, i) != types[i]) {
 			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT,
 				     "attribute '%s' of stream %s is a %s, the event has a %s",
 				     tandem_stream_definition_get_attribute_name (s->def, i), stream,
