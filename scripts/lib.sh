@@ -40,6 +40,8 @@ TANDEM_DEPS=(
 	curl                    # REST API tests and examples
 	glib-networking         # TLS for GIO: the HTTP receiver's HTTPS
 	openssl                 # tests: a self-signed certificate for the HTTP receiver
+	clang                   # tests/fuzz: the libFuzzer targets (run-fuzzers.sh)
+	libclang-rt-14-dev      # tests/fuzz: libFuzzer and the sanitizer runtimes
 	libgda-5.0-mysql        # gda store: the MySQL/MariaDB provider
 	libgda-5.0-postgres     # gda store: the PostgreSQL provider
 	mariadb-server          # gda store tests and bench/store: a private mariadbd

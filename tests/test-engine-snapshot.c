@@ -23,8 +23,8 @@
 #include <tandem.h>
 
 #define STREAM_S                                                                                   \
-	"define stream S (symbol string, price double, volume long, qty int, ratio float, ok bool, " \
-	"ts long);\n"
+	"define stream S (symbol string, price double, volume long, qty int, ratio float, "        \
+	"ok bool, ts long);\n"
 #define STREAM_T "define stream T (sym string, value double, n int, ts long);\n"
 
 typedef struct {
@@ -35,8 +35,7 @@ typedef struct {
 
 static const PlanCase plan_cases[] = {
 	{ "length-group",
-	  "@Plan:name('SnapLength')\n" STREAM_S
-	  "@info(name='lg') from S#window.length(5)\n"
+	  "@Plan:name('SnapLength')\n" STREAM_S "@info(name='lg') from S#window.length(5)\n"
 	  "select symbol, avg(price) as ap, min(price) as mn, max(qty) as mx, count() as n,\n"
 	  "  sum(volume) as sv, min(ratio) as mr\n"
 	  "group by symbol insert all events into O1;\n"
@@ -51,11 +50,11 @@ static const PlanCase plan_cases[] = {
 	  "@info(name='lb_plain') from S#window.lengthBatch(3)\n"
 	  "select symbol, price, qty * 2 as q2 insert all events into O2;\n"
 	  "@info(name='lb_min') from S#window.lengthBatch(6)\n"
-	  "select min(price) as mn, max(price) as mx, avg(qty) as aq insert current events into O3;\n",
+	  "select min(price) as mn, max(price) as mx, avg(qty) as aq\n"
+	  "insert current events into O3;\n",
 	  100 },
 	{ "time",
-	  "@Plan:name('SnapTime')\n" STREAM_S
-	  "@info(name='t_exp') from S#window.time(50)\n"
+	  "@Plan:name('SnapTime')\n" STREAM_S "@info(name='t_exp') from S#window.time(50)\n"
 	  "select symbol, min(volume) as mn, max(price) as mx, avg(ratio) as ar\n"
 	  "insert expired events into O1;\n"
 	  "@info(name='t_grp') from S[ok == true or qty > 50]#window.time(1 sec)\n"
@@ -65,14 +64,14 @@ static const PlanCase plan_cases[] = {
 	  "insert all events into O3;\n",
 	  100 },
 	{ "time-batch",
-	  "@Plan:name('SnapTimeBatch')\n" STREAM_S
-	  "@info(name='tb') from S#window.timeBatch(40)\n"
+	  "@Plan:name('SnapTimeBatch')\n" STREAM_S "@info(name='tb') from S#window.timeBatch(40)\n"
 	  "select symbol, sum(price) as sp, min(qty) as mq, count() as n group by symbol\n"
 	  "insert all events into O1;\n"
 	  "@info(name='tb_plain') from S#window.timeBatch(25) select symbol, volume\n"
 	  "insert all events into O2;\n"
 	  "@info(name='tb_max') from S[not (symbol is null)]#window.timeBatch(100)\n"
-	  "select max(volume) as mv, min(ratio) as mr having mv > 100 insert expired events into O3;\n",
+	  "select max(volume) as mv, min(ratio) as mr having mv > 100\n"
+	  "insert expired events into O3;\n",
 	  100 },
 	{ "external-time",
 	  "@Plan:name('SnapExternalTime')\n" STREAM_S
@@ -93,8 +92,7 @@ static const PlanCase plan_cases[] = {
 	  "insert all events into O3;\n",
 	  100 },
 	{ "chained",
-	  "@Plan:name('SnapChained')\n" STREAM_S
-	  STREAM_T
+	  "@Plan:name('SnapChained')\n" STREAM_S STREAM_T
 	  "@info(name='c_in_s') from S[not (symbol is null) and price >= 0.0]\n"
 	  "select symbol, price * 2.0 as p2, qty insert into Mid;\n"
 	  "@info(name='c_in_t') from T[n > 0] select sym as symbol, value as p2, n as qty\n"
@@ -113,8 +111,10 @@ static const PlanCase plan_cases[] = {
 	  "select S.symbol, S.price, T.value, T.n insert all events into J1;\n"
 	  "@info(name='j_uni') from S[price > 0.0]#window.length(2) unidirectional\n"
 	  "join T#window.lengthBatch(2) on S.symbol == T.sym and S.qty > T.n\n"
-	  "select S.symbol as s, count() as c, max(T.value) as mv group by S.symbol insert into J2;\n"
-	  "@info(name='j_ext') from T#window.externalTime(ts, 50) as t join S#window.timeBatch(30) as s\n"
+	  "select S.symbol as s, count() as c, max(T.value) as mv group by S.symbol\n"
+	  "insert into J2;\n"
+	  "@info(name='j_ext') from T#window.externalTime(ts, 50) as t\n"
+	  "join S#window.timeBatch(30) as s\n"
 	  "on s.qty > t.n select t.sym, s.price, sum(s.volume) as sv, min(s.ratio) as mr\n"
 	  "insert expired events into J3;\n"
 	  "@info(name='j_etb') from S#window.externalTimeBatch(ts, 40) join T#window.length(2)\n"
@@ -127,13 +127,13 @@ static const PlanCase plan_cases[] = {
 	  "@info(name='p_three') from e1=S -> e2=S[e2.price > e1.price] -> e3=T\n"
 	  "select e1.symbol, e2.price as p2, e3.n insert into P2;\n"
 	  "@info(name='p_agg') from every e1=T -> e2=S[e2.qty > e1.n]\n"
-	  "select e1.sym, count() as c, max(e2.price) as mp group by e1.sym insert all events into P3;\n"
+	  "select e1.sym, count() as c, max(e2.price) as mp group by e1.sym\n"
+	  "insert all events into P3;\n"
 	  "@info(name='p_chain') from P1#window.length(2) select symbol, max(value) as mv\n"
 	  "insert all events into P4;\n",
 	  100 },
 	{ "no-window",
-	  "@Plan:name('SnapNoWindow')\n" STREAM_S
-	  "@info(name='nw') from S[ok == true or qty > 5]\n"
+	  "@Plan:name('SnapNoWindow')\n" STREAM_S "@info(name='nw') from S[ok == true or qty > 5]\n"
 	  "select symbol, ok, min(price) as mn, max(volume) as mx, count() as c, avg(ratio) as ar\n"
 	  "group by symbol, ok insert into O1;\n"
 	  "@info(name='nw_all') from S select * insert into O2;\n"
@@ -156,7 +156,7 @@ static const PlanCase plan_cases[] = {
 
 typedef struct {
 	gboolean tick;
-	gint64 time;       /* tick */
+	gint64 time;        /* tick */
 	const char *stream; /* event */
 	TandemEvent *event;
 } Step;
@@ -195,7 +195,11 @@ next_time (GRand *rand, gint64 t)
 }
 
 static void
-set_random_value (GRand *rand, TandemEvent *event, guint i, TandemAttributeType type, gint64 *ext_ts)
+set_random_value (GRand *rand,
+		  TandemEvent *event,
+		  guint i,
+		  TandemAttributeType type,
+		  gint64 *ext_ts)
 {
 	if (ext_ts != NULL) {
 		/* the external time attribute: its own clock */
@@ -224,13 +228,15 @@ set_random_value (GRand *rand, TandemEvent *event, guint i, TandemAttributeType 
 		if (chance (rand, 5))
 			tandem_event_set_float (event, i, chance (rand, 50) ? -0.0f : 0.0f);
 		else
-			tandem_event_set_float (event, i, (float) g_rand_double_range (rand, -10.0, 10.0));
+			tandem_event_set_float (event, i,
+						(float) g_rand_double_range (rand, -10.0, 10.0));
 		break;
 	case TANDEM_ATTRIBUTE_TYPE_DOUBLE:
 		if (chance (rand, 50))
 			tandem_event_set_double (event, i, g_rand_int_range (rand, -5, 101));
 		else
-			tandem_event_set_double (event, i, g_rand_double_range (rand, -100.0, 100.0));
+			tandem_event_set_double (event, i,
+						 g_rand_double_range (rand, -100.0, 100.0));
 		break;
 	case TANDEM_ATTRIBUTE_TYPE_BOOL:
 		tandem_event_set_bool (event, i, g_rand_boolean (rand));
@@ -238,7 +244,8 @@ set_random_value (GRand *rand, TandemEvent *event, guint i, TandemAttributeType 
 	case TANDEM_ATTRIBUTE_TYPE_STRING:
 	default:
 		tandem_event_set_string (event, i,
-					 symbols[g_rand_int_range (rand, 0, G_N_ELEMENTS (symbols))]);
+					 symbols[g_rand_int_range (rand, 0,
+								   G_N_ELEMENTS (symbols))]);
 		break;
 	}
 }
@@ -249,7 +256,8 @@ random_steps (GRand *rand, TandemPlan *plan, guint n_steps)
 	GArray *steps = g_array_sized_new (FALSE, TRUE, sizeof (Step), n_steps);
 	g_auto(GStrv) inputs = tandem_plan_dup_input_streams (plan);
 	guint n_inputs = g_strv_length (inputs);
-	gint64 t = g_rand_int_range (rand, 0, 2) == 0 ? 1000 : g_rand_int_range (rand, -500, 1000000);
+	gint64 t =
+		g_rand_int_range (rand, 0, 2) == 0 ? 1000 : g_rand_int_range (rand, -500, 1000000);
 	gint64 ext_ts = t + g_rand_int_range (rand, -100, 100);
 	guint64 seq = 0;
 
@@ -272,8 +280,10 @@ random_steps (GRand *rand, TandemPlan *plan, guint n_steps)
 			seq++;
 			tandem_event_set_identity (step.event, 1 + (guint32) (seq / 50), seq);
 			for (guint i = 0; i < n; i++) {
-				const char *attr = tandem_stream_definition_get_attribute_name (def, i);
-				TandemAttributeType type = tandem_stream_definition_get_attribute_type (def, i);
+				const char *attr =
+					tandem_stream_definition_get_attribute_name (def, i);
+				TandemAttributeType type =
+					tandem_stream_definition_get_attribute_type (def, i);
 
 				set_random_value (rand, step.event, i, type,
 						  g_strcmp0 (attr, "ts") == 0 ? &ext_ts : NULL);
@@ -350,10 +360,14 @@ describe_difference (const char *a, gsize a_len, const char *b, gsize b_len)
 	}
 	a_end = memchr (a + line_start, '\n', a_len - line_start);
 	b_end = memchr (b + line_start, '\n', b_len - line_start);
-	return g_strdup_printf ("first difference at byte %" G_GSIZE_FORMAT " (line %u): expected \"%.*s\", "
-				"got \"%.*s\" (lengths %" G_GSIZE_FORMAT " and %" G_GSIZE_FORMAT ")",
-				i, line, (int) ((a_end != NULL ? a_end - a : (gssize) a_len) - line_start),
-				a + line_start, (int) ((b_end != NULL ? b_end - b : (gssize) b_len) - line_start),
+	return g_strdup_printf ("first difference at byte %" G_GSIZE_FORMAT
+				" (line %u): expected \"%.*s\", "
+				"got \"%.*s\" (lengths %" G_GSIZE_FORMAT " and %" G_GSIZE_FORMAT
+				")",
+				i, line,
+				(int) ((a_end != NULL ? a_end - a : (gssize) a_len) - line_start),
+				a + line_start,
+				(int) ((b_end != NULL ? b_end - b : (gssize) b_len) - line_start),
 				b + line_start, a_len, b_len);
 }
 
@@ -366,7 +380,8 @@ describe_bytes_difference (GBytes *a, GBytes *b)
 
 	while (i < a_len && i < b_len && pa[i] == pb[i])
 		i++;
-	return g_strdup_printf ("sizes %" G_GSIZE_FORMAT " and %" G_GSIZE_FORMAT ", first difference at byte %" G_GSIZE_FORMAT,
+	return g_strdup_printf ("sizes %" G_GSIZE_FORMAT " and %" G_GSIZE_FORMAT
+				", first difference at byte %" G_GSIZE_FORMAT,
 				a_len, b_len, i);
 }
 
@@ -425,14 +440,16 @@ run_case (const PlanCase *pc, guint32 seed, guint *total_steps, guint *total_out
 			tandem_plan_set_output_func (fresh, record_output, out_bc, NULL);
 		}
 		if (!tandem_plan_restore (fresh, snap, &error))
-			return g_strdup_printf ("restore at step %u failed: %s", at, error->message);
+			return g_strdup_printf ("restore at step %u failed: %s", at,
+						error->message);
 		again = tandem_plan_snapshot (fresh);
 		if (!g_bytes_equal (snap, again)) {
 			g_autofree char *diff = describe_bytes_difference (snap, again);
 
-			return g_strdup_printf ("the snapshot of the restored plan%s differs from the one "
-						"restored at step %u: %s",
-						dirty ? " (restored over a used plan)" : "", at, diff);
+			return g_strdup_printf (
+				"the snapshot of the restored plan%s differs from the one "
+				"restored at step %u: %s",
+				dirty ? " (restored over a used plan)" : "", at, diff);
 		}
 		g_clear_object (&current);
 		current = g_steal_pointer (&fresh);
@@ -452,38 +469,45 @@ run_case (const PlanCase *pc, guint32 seed, guint *total_steps, guint *total_out
 		g_autoptr(GString) text = g_string_new (NULL);
 
 		g_assert_true (g_file_set_contents (path_a, out_a->str, (gssize) out_a->len, NULL));
-		g_assert_true (g_file_set_contents (path_bc, out_bc->str, (gssize) out_bc->len, NULL));
+		g_assert_true (
+			g_file_set_contents (path_bc, out_bc->str, (gssize) out_bc->len, NULL));
 		for (guint s = 0; s < n_steps; s++) {
 			Step *step = &g_array_index (steps, Step, s);
 
 			for (guint i = 0; i < n_splits; i++) {
 				if (splits[i] == s)
-					g_string_append (text, "-- snapshot, restore into a new plan\n");
+					g_string_append (text,
+							 "-- snapshot, restore into a new plan\n");
 			}
 			if (step->tick) {
-				g_string_append_printf (text, "%u tick %" G_GINT64_FORMAT "\n", s, step->time);
+				g_string_append_printf (text, "%u tick %" G_GINT64_FORMAT "\n", s,
+							step->time);
 			} else {
 				g_autofree char *json = tandem_event_values_to_json (step->event);
 
-				g_string_append_printf (text, "%u %s %" G_GINT64_FORMAT " %s\n", s, step->stream,
-							tandem_event_get_timestamp (step->event), json);
+				g_string_append_printf (text, "%u %s %" G_GINT64_FORMAT " %s\n", s,
+							step->stream,
+							tandem_event_get_timestamp (step->event),
+							json);
 			}
 		}
-		g_assert_true (g_file_set_contents (path_steps, text->str, (gssize) text->len, NULL));
+		g_assert_true (
+			g_file_set_contents (path_steps, text->str, (gssize) text->len, NULL));
 	}
 	if (!g_string_equal (out_a, out_bc)) {
-		g_autofree char *diff = describe_difference (out_a->str, out_a->len, out_bc->str, out_bc->len);
+		g_autofree char *diff =
+			describe_difference (out_a->str, out_a->len, out_bc->str, out_bc->len);
 
-		return g_strdup_printf ("%u steps, restored at step %s: outputs differ: %s", n_steps,
-					where->str, diff);
+		return g_strdup_printf ("%u steps, restored at step %s: outputs differ: %s",
+					n_steps, where->str, diff);
 	}
 	snap_a = tandem_plan_snapshot (a);
 	snap_c = tandem_plan_snapshot (current);
 	if (!g_bytes_equal (snap_a, snap_c)) {
 		g_autofree char *diff = describe_bytes_difference (snap_a, snap_c);
 
-		return g_strdup_printf ("%u steps, restored at step %s: final snapshots differ: %s", n_steps,
-					where->str, diff);
+		return g_strdup_printf ("%u steps, restored at step %s: final snapshots differ: %s",
+					n_steps, where->str, diff);
 	}
 	return NULL;
 }
@@ -501,12 +525,13 @@ test_roundtrip (gconstpointer data)
 	for (guint i = 0; i < n_cases; i++) {
 		/* the test seed gives every plan the same sequence: mix in the plan */
 		guint32 seed = env != NULL ? (guint32) g_ascii_strtoull (env, NULL, 0)
-					    : (guint32) g_test_rand_int () ^ g_str_hash (pc->name);
+					   : (guint32) g_test_rand_int () ^ g_str_hash (pc->name);
 		g_autofree char *failure = run_case (pc, seed, &total_steps, &total_outputs);
 
 		if (failure != NULL) {
-			g_test_fail_printf ("plan %s, case %u, seed %u (TANDEM_SNAPSHOT_SEED=%u): %s", pc->name,
-					    i, seed, seed, failure);
+			g_test_fail_printf (
+				"plan %s, case %u, seed %u (TANDEM_SNAPSHOT_SEED=%u): %s", pc->name,
+				i, seed, seed, failure);
 			return;
 		}
 	}
@@ -518,8 +543,7 @@ test_roundtrip (gconstpointer data)
 /* --- damaged snapshots ----------------------------------------------------- */
 
 static const char *damage_plan =
-	"@Plan:name('SnapDamage')\n" STREAM_S
-	"@info(name='d_len') from S#window.length(3)\n"
+	"@Plan:name('SnapDamage')\n" STREAM_S "@info(name='d_len') from S#window.length(3)\n"
 	"select symbol, min(price) as mn, max(qty) as mx, avg(ratio) as ar group by symbol\n"
 	"insert all events into O1;\n"
 	"@info(name='d_batch') from S#window.lengthBatch(2)\n"
@@ -672,8 +696,10 @@ test_byte_flips (void)
 				n_refused++;
 		}
 	}
-	g_test_message ("snapshot of %" G_GSIZE_FORMAT " bytes, every byte changed %u ways: %u refused, "
-			"%u still decoded", size, (guint) G_N_ELEMENTS (masks), n_refused, n_decoded);
+	g_test_message ("snapshot of %" G_GSIZE_FORMAT
+			" bytes, every byte changed %u ways: %u refused, "
+			"%u still decoded",
+			size, (guint) G_N_ELEMENTS (masks), n_refused, n_decoded);
 	g_assert_cmpuint (n_refused, >, 0);
 
 	/* and random flips of 1-3 bytes */
@@ -684,7 +710,8 @@ test_byte_flips (void)
 		guint n_flips = g_test_rand_int_range (1, 4);
 
 		for (guint f = 0; f < n_flips; f++)
-			copy[g_test_rand_int_range (0, (gint32) size)] ^= (guint8) g_test_rand_int_range (1, 256);
+			copy[g_test_rand_int_range (0, (gint32) size)] ^=
+				(guint8) g_test_rand_int_range (1, 256);
 		bytes = g_bytes_new_take (g_steal_pointer (&copy), size);
 		if (try_damaged (snap, bytes, out, after))
 			n_decoded++;
@@ -700,7 +727,10 @@ static void
 test_garbage (void)
 {
 	static const char *const inputs[] = {
-		"", "TNDMPLAN", "TNDMPLAN\x01\x00\x00\x00", "TNDMPLAN\x02\x00\x00\x00\x00\x00\x00\x00",
+		"",
+		"TNDMPLAN",
+		"TNDMPLAN\x01\x00\x00\x00",
+		"TNDMPLAN\x02\x00\x00\x00\x00\x00\x00\x00",
 		"not a snapshot at all, but long enough to have a header",
 	};
 	g_autoptr(GString) out = g_string_new (NULL);
@@ -727,60 +757,72 @@ test_other_plan (void)
 		/* another window size */
 		"@Plan:name('SnapDamage')\n" STREAM_S
 		"@info(name='d_len') from S#window.length(4)\n"
-		"select symbol, min(price) as mn, max(qty) as mx, avg(ratio) as ar group by symbol\n"
+		"select symbol, min(price) as mn, max(qty) as mx, avg(ratio) as ar group by "
+		"symbol\n"
 		"insert all events into O1;\n"
 		"@info(name='d_batch') from S#window.lengthBatch(2)\n"
 		"select symbol, count() as n group by symbol insert all events into O2;\n"
-		"@info(name='d_time') from S#window.timeBatch(30) select sum(volume) as sv, min(ts) as mt\n"
+		"@info(name='d_time') from S#window.timeBatch(30) select sum(volume) as sv, "
+		"min(ts) as mt\n"
 		"insert all events into O3;\n"
 		"@info(name='d_ext') from S#window.externalTime(ts, 40) select symbol, ok, price\n"
 		"insert all events into O4;\n",
 		/* another aggregate */
 		"@Plan:name('SnapDamage')\n" STREAM_S
 		"@info(name='d_len') from S#window.length(3)\n"
-		"select symbol, max(price) as mn, max(qty) as mx, avg(ratio) as ar group by symbol\n"
+		"select symbol, max(price) as mn, max(qty) as mx, avg(ratio) as ar group by "
+		"symbol\n"
 		"insert all events into O1;\n"
 		"@info(name='d_batch') from S#window.lengthBatch(2)\n"
 		"select symbol, count() as n group by symbol insert all events into O2;\n"
-		"@info(name='d_time') from S#window.timeBatch(30) select sum(volume) as sv, min(ts) as mt\n"
+		"@info(name='d_time') from S#window.timeBatch(30) select sum(volume) as sv, "
+		"min(ts) as mt\n"
 		"insert all events into O3;\n"
 		"@info(name='d_ext') from S#window.externalTime(ts, 40) select symbol, ok, price\n"
 		"insert all events into O4;\n",
 		/* a query less */
 		"@Plan:name('SnapDamage')\n" STREAM_S
 		"@info(name='d_len') from S#window.length(3)\n"
-		"select symbol, min(price) as mn, max(qty) as mx, avg(ratio) as ar group by symbol\n"
+		"select symbol, min(price) as mn, max(qty) as mx, avg(ratio) as ar group by "
+		"symbol\n"
 		"insert all events into O1;\n"
 		"@info(name='d_batch') from S#window.lengthBatch(2)\n"
 		"select symbol, count() as n group by symbol insert all events into O2;\n"
-		"@info(name='d_time') from S#window.timeBatch(30) select sum(volume) as sv, min(ts) as mt\n"
+		"@info(name='d_time') from S#window.timeBatch(30) select sum(volume) as sv, "
+		"min(ts) as mt\n"
 		"insert all events into O3;\n",
 		/* another stream definition */
 		"@Plan:name('SnapDamage')\n"
-		"define stream S (symbol string, price double, volume long, qty int, ratio float, ok bool, "
+		"define stream S (symbol string, price double, volume long, qty int, ratio float, "
+		"ok bool, "
 		"ts long, extra int);\n"
 		"@info(name='d_len') from S#window.length(3)\n"
-		"select symbol, min(price) as mn, max(qty) as mx, avg(ratio) as ar group by symbol\n"
+		"select symbol, min(price) as mn, max(qty) as mx, avg(ratio) as ar group by "
+		"symbol\n"
 		"insert all events into O1;\n"
 		"@info(name='d_batch') from S#window.lengthBatch(2)\n"
 		"select symbol, count() as n group by symbol insert all events into O2;\n"
-		"@info(name='d_time') from S#window.timeBatch(30) select sum(volume) as sv, min(ts) as mt\n"
+		"@info(name='d_time') from S#window.timeBatch(30) select sum(volume) as sv, "
+		"min(ts) as mt\n"
 		"insert all events into O3;\n"
 		"@info(name='d_ext') from S#window.externalTime(ts, 40) select symbol, ok, price\n"
 		"insert all events into O4;\n",
 		/* a renamed query */
 		"@Plan:name('SnapDamage')\n" STREAM_S
 		"@info(name='d_length') from S#window.length(3)\n"
-		"select symbol, min(price) as mn, max(qty) as mx, avg(ratio) as ar group by symbol\n"
+		"select symbol, min(price) as mn, max(qty) as mx, avg(ratio) as ar group by "
+		"symbol\n"
 		"insert all events into O1;\n"
 		"@info(name='d_batch') from S#window.lengthBatch(2)\n"
 		"select symbol, count() as n group by symbol insert all events into O2;\n"
-		"@info(name='d_time') from S#window.timeBatch(30) select sum(volume) as sv, min(ts) as mt\n"
+		"@info(name='d_time') from S#window.timeBatch(30) select sum(volume) as sv, "
+		"min(ts) as mt\n"
 		"insert all events into O3;\n"
 		"@info(name='d_ext') from S#window.externalTime(ts, 40) select symbol, ok, price\n"
 		"insert all events into O4;\n",
 		/* an unrelated plan */
-		"define stream In (a int);\nfrom In#window.length(2) select a, count() as n insert into Out;\n",
+		"define stream In (a int);\nfrom In#window.length(2) select a, count() as n insert "
+		"into Out;\n",
 	};
 	g_autoptr(TandemPlan) source = new_plan (damage_plan, NULL);
 	g_autoptr(GArray) before = damage_steps (source, 21, 12);
@@ -824,15 +866,17 @@ test_other_plan_same_shape (void)
 	} edits[] = {
 		{ "filter", "from S#window.length(3)", "from S[price > 10.0]#window.length(3)" },
 		{ "aggregate argument", "min(price) as mn", "min(price * 2.0) as mn" },
-		{ "group by", "group by symbol\ninsert all events into O1", "group by ok\ninsert all events into O1" },
+		{ "group by", "group by symbol\ninsert all events into O1",
+		  "group by ok\ninsert all events into O1" },
 		{ "having", "group by symbol\ninsert all events into O1",
 		  "group by symbol having mx > 3\ninsert all events into O1" },
 		{ "output kind", "insert all events into O2", "insert expired events into O2" },
+		{ "projection", "select symbol, ok, price",
+		  "select symbol, ok, price * 2.0 as price" },
 	};
 	g_autoptr(TandemPlan) source = new_plan (damage_plan, NULL);
 	g_autoptr(GArray) before = damage_steps (source, 31, 12);
 	g_autoptr(GBytes) snap = NULL;
-	g_autoptr(GString) accepted = g_string_new (NULL);
 
 	run_steps (source, before, 0, before->len);
 	snap = tandem_plan_snapshot (source);
@@ -841,18 +885,46 @@ test_other_plan_same_shape (void)
 		g_autoptr(TandemPlan) other = NULL;
 		g_autoptr(GError) error = NULL;
 
+		g_test_message ("a plan with another %s", edits[i].what);
 		g_assert_cmpuint (g_string_replace (text, edits[i].from, edits[i].to, 1), ==, 1);
 		other = new_plan (text->str, NULL);
-		if (tandem_plan_restore (other, snap, &error)) {
-			g_string_append_printf (accepted, "%s%s", accepted->len > 0 ? ", " : "", edits[i].what);
-			continue;
-		}
+		g_assert_false (tandem_plan_restore (other, snap, &error));
 		g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_SNAPSHOT);
 	}
-	/* a known gap of the engine: the plan fingerprint covers streams,
-	 * windows and aggregates only */
-	if (accepted->len > 0)
-		g_test_incomplete_printf ("engine gap: a snapshot is accepted by a plan that differs in its %s", accepted->str);
+}
+
+/* Comments and layout do not make another plan. */
+static void
+test_same_plan_other_layout (void)
+{
+	g_autoptr(GString) text = g_string_new (damage_plan);
+	g_autoptr(GString) out = g_string_new (NULL);
+	g_autoptr(GString) other_out = g_string_new (NULL);
+	g_autoptr(TandemPlan) source = new_plan (damage_plan, out);
+	g_autoptr(TandemPlan) other = NULL;
+	g_autoptr(GArray) before = damage_steps (source, 41, 12);
+	g_autoptr(GArray) after = damage_steps (source, 42, 12);
+	g_autoptr(GBytes) snap = NULL;
+	g_autoptr(GBytes) end = NULL;
+	g_autoptr(GBytes) other_end = NULL;
+	g_autoptr(GError) error = NULL;
+
+	g_string_replace (text, "\n", "\n  -- a comment\n\t", 0);
+	g_string_replace (text, "from S", "from  S", 0);
+	g_string_replace (text, ", ", " ,", 0);
+	g_string_prepend (text, "/* the same plan,\n   laid out differently */\n");
+	other = new_plan (text->str, other_out);
+	run_steps (source, before, 0, before->len);
+	snap = tandem_plan_snapshot (source);
+	g_assert_true (tandem_plan_restore (other, snap, &error));
+	g_assert_no_error (error);
+	g_string_truncate (out, 0);
+	run_steps (source, after, 0, after->len);
+	run_steps (other, after, 0, after->len);
+	g_assert_cmpstr (out->str, ==, other_out->str);
+	end = tandem_plan_snapshot (source);
+	other_end = tandem_plan_snapshot (other);
+	g_assert_true (g_bytes_equal (end, other_end));
 }
 
 int
@@ -861,7 +933,8 @@ main (int argc, char **argv)
 	g_test_init (&argc, &argv, NULL);
 
 	for (guint i = 0; i < G_N_ELEMENTS (plan_cases); i++) {
-		g_autofree char *path = g_strdup_printf ("/engine-snapshot/roundtrip/%s", plan_cases[i].name);
+		g_autofree char *path =
+			g_strdup_printf ("/engine-snapshot/roundtrip/%s", plan_cases[i].name);
 
 		g_test_add_data_func (path, &plan_cases[i], test_roundtrip);
 	}
@@ -870,5 +943,6 @@ main (int argc, char **argv)
 	g_test_add_func ("/engine-snapshot/garbage", test_garbage);
 	g_test_add_func ("/engine-snapshot/other-plan", test_other_plan);
 	g_test_add_func ("/engine-snapshot/other-plan-same-shape", test_other_plan_same_shape);
+	g_test_add_func ("/engine-snapshot/same-plan-other-layout", test_same_plan_other_layout);
 	return g_test_run ();
 }

@@ -194,10 +194,11 @@ next_batch_end (gint64 end, gint64 now, gint64 size)
 
 	if (now < end)
 		return end;
+	/* unsigned arithmetic: exact over the whole range, never undefined */
 	steps = ((guint64) now - (guint64) end) / (guint64) size + 1;
-	if (steps > (guint64) (G_MAXINT64 - end) / (guint64) size)
+	if (steps > ((guint64) G_MAXINT64 - (guint64) end) / (guint64) size)
 		return G_MAXINT64;
-	return end + (gint64) (steps * (guint64) size);
+	return (gint64) ((guint64) end + steps * (guint64) size);
 }
 
 /* --- values --------------------------------------------------------------- */
