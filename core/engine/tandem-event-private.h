@@ -34,7 +34,5 @@ struct _TandemEvent {
 
 TandemEvent *tandem_event_new_typed (guint n_values, const guint8 *types, gint64 timestamp);
 const guint8 *tandem_stream_definition_get_types (TandemStreamDefinition *self);
-void tandem_json_append_real (GString *out, double value, gboolean is_float);
-void tandem_json_append_string (GString *out, const char *s);
 
 G_END_DECLS

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tandem-event-private.h"
+#include "tandem-json.h"
 
 G_DEFINE_BOXED_TYPE (TandemEvent, tandem_event, tandem_event_ref, tandem_event_unref)
 
@@ -477,8 +478,17 @@ tandem_event_equal (TandemEvent *a, TandemEvent *b)
 	return TRUE;
 }
 
-/* Shortest decimal text that reads back to the same float/double, always
- * with a fraction or an exponent so that the type stays visible. */
+/**
+ * tandem_json_append_real:
+ * @out: where to append
+ * @value: the number
+ * @is_float: whether @value is a `float` (IEEE binary32) rather than a `double`
+ *
+ * Appends the shortest decimal text that reads back to the same float or
+ * double, always with a fraction or an exponent so that the type stays
+ * visible (`241.0`, `1e-07`); JSON has no NaN or infinity: those append
+ * `null`.
+ */
 void
 tandem_json_append_real (GString *out, double value, gboolean is_float)
 {
@@ -503,9 +513,21 @@ tandem_json_append_real (GString *out, double value, gboolean is_float)
 	g_string_append (out, buf);
 }
 
+/**
+ * tandem_json_append_string:
+ * @out: where to append
+ * @s: a string
+ *
+ * Appends @s as a JSON string, quoted and escaped; bytes that are not valid
+ * UTF-8 are replaced.
+ */
 void
 tandem_json_append_string (GString *out, const char *s)
 {
+	g_autofree char *valid = g_utf8_validate (s, -1, NULL) ? NULL : g_utf8_make_valid (s, -1);
+
+	if (valid != NULL)
+		s = valid;
 	g_string_append_c (out, '"');
 	for (const char *p = s; *p != '\0'; p++) {
 		guchar c = (guchar) *p;

@@ -23,5 +23,9 @@ TANDEM_AVAILABLE_IN_ALL
 gboolean tandem_json_check_text (const char *text, gssize length, guint max_depth, GError **error);
 TANDEM_AVAILABLE_IN_ALL
 char *tandem_json_describe (JsonNode *node);
+TANDEM_AVAILABLE_IN_ALL
+void tandem_json_append_string (GString *out, const char *s);
+TANDEM_AVAILABLE_IN_ALL
+void tandem_json_append_real (GString *out, double value, gboolean is_float);
 
 G_END_DECLS

@@ -195,34 +195,15 @@ endpoint_free (Endpoint *endpoint)
 
 /* --- JSON answers --------------------------------------------------------- */
 
-static void
-append_json_string (GString *out, const char *text)
-{
-	g_autofree char *valid = g_utf8_make_valid (text, -1);
-
-	g_string_append_c (out, '"');
-	for (const char *p = valid; *p != '\0'; p++) {
-		guchar c = (guchar) *p;
-
-		if (c == '"' || c == '\\')
-			g_string_append_printf (out, "\\%c", c);
-		else if (c < 0x20)
-			g_string_append_printf (out, "\\u%04x", c);
-		else
-			g_string_append_c (out, (char) c);
-	}
-	g_string_append_c (out, '"');
-}
-
 static char *
 error_json (const char *error, const char *detail)
 {
 	GString *out = g_string_sized_new (64 + strlen (detail));
 
 	g_string_append (out, "{\"error\":");
-	append_json_string (out, error);
+	tandem_json_append_string (out, error);
 	g_string_append (out, ",\"detail\":");
-	append_json_string (out, detail);
+	tandem_json_append_string (out, detail);
 	g_string_append (out, "}");
 	return g_string_free (out, FALSE);
 }

@@ -170,51 +170,8 @@ tandem_gda_query_check (TandemGdaProvider provider, const char *sql, GError **er
 /* --- JSON ------------------------------------------------------------------------ */
 
 static void
-append_json_string (GString *out, const char *text)
-{
-	g_autofree char *valid =
-		g_utf8_validate (text, -1, NULL) ? NULL : g_utf8_make_valid (text, -1);
-
-	g_string_append_c (out, '"');
-	for (const unsigned char *p = (const unsigned char *) (valid != NULL ? valid : text);
-	     *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			g_string_append (out, "\\\"");
-			break;
-		case '\\':
-			g_string_append (out, "\\\\");
-			break;
-		case '\n':
-			g_string_append (out, "\\n");
-			break;
-		case '\r':
-			g_string_append (out, "\\r");
-			break;
-		case '\t':
-			g_string_append (out, "\\t");
-			break;
-		case '\b':
-			g_string_append (out, "\\b");
-			break;
-		case '\f':
-			g_string_append (out, "\\f");
-			break;
-		default:
-			if (*p < 0x20)
-				g_string_append_printf (out, "\\u%04x", *p);
-			else
-				g_string_append_c (out, (char) *p);
-		}
-	}
-	g_string_append_c (out, '"');
-}
-
-static void
 append_json_double (GString *out, double value, gboolean single)
 {
-	char buf[G_ASCII_DTOSTR_BUF_SIZE];
-
 	if (isnan (value)) {
 		g_string_append (out, "\"NaN\"");
 		return;
@@ -223,17 +180,7 @@ append_json_double (GString *out, double value, gboolean single)
 		g_string_append (out, value > 0 ? "\"Infinity\"" : "\"-Infinity\"");
 		return;
 	}
-	/* the shortest form that reads back as the same value */
-	for (int digits = single ? 6 : 15; digits <= 17; digits++) {
-		char format[8];
-
-		g_snprintf (format, sizeof format, "%%.%dg", digits);
-		g_ascii_formatd (buf, sizeof buf, format, value);
-		if (single ? (float) g_ascii_strtod (buf, NULL) == (float) value
-			   : g_ascii_strtod (buf, NULL) == value)
-			break;
-	}
-	g_string_append (out, buf);
+	tandem_json_append_real (out, value, single);
 }
 
 /* A JSON number: -?digits(.digits)?([eE][+-]?digits)? */
@@ -305,7 +252,7 @@ append_json_value (GString *out, const GValue *value)
 		append_json_double (out, g_value_get_float (value), TRUE);
 	} else if (type == G_TYPE_STRING) {
 		/* libgda's MySQL reads '' as a NULL string (NULL is a GdaNull) */
-		append_json_string (out, g_value_get_string (value) != NULL
+		tandem_json_append_string (out, g_value_get_string (value) != NULL
 						 ? g_value_get_string (value)
 						 : "");
 	} else if (type == GDA_TYPE_NUMERIC) {
@@ -314,7 +261,7 @@ append_json_value (GString *out, const GValue *value)
 		if (text != NULL && is_json_number (text))
 			g_string_append (out, text);
 		else
-			append_json_string (out, text != NULL ? text : "");
+			tandem_json_append_string (out, text != NULL ? text : "");
 	} else if (type == GDA_TYPE_BINARY || type == GDA_TYPE_BLOB) {
 		const GdaBinary *bin = type == GDA_TYPE_BINARY
 					       ? gda_value_get_binary (value)
@@ -324,11 +271,11 @@ append_json_value (GString *out, const GValue *value)
 				? g_base64_encode (bin->data, (gsize) bin->binary_length)
 				: g_strdup ("");
 
-		append_json_string (out, b64);
+		tandem_json_append_string (out, b64);
 	} else {
 		g_autofree char *text = gda_value_stringify (value);
 
-		append_json_string (out, text != NULL ? text : "");
+		tandem_json_append_string (out, text != NULL ? text : "");
 	}
 }
 
@@ -431,7 +378,7 @@ run_once (GdaConnection *cnc,
 		const char *name = column != NULL ? gda_column_get_name (column) : NULL;
 		GString *quoted = g_string_new (NULL);
 
-		append_json_string (quoted, name != NULL ? name : "");
+		tandem_json_append_string (quoted, name != NULL ? name : "");
 		g_ptr_array_add (names, g_string_free (quoted, FALSE));
 	}
 	iter = gda_data_model_create_iter (model);
