@@ -33,6 +33,34 @@ tandem_test_make_tmpdir (const char *tmpl)
 }
 
 /**
+ * tandem_test_copy_fixture:
+ * @dir: where to copy it
+ * @name: the file name of a fixture plugin in `$TANDEM_TEST_FIXTURES`
+ * @as: (nullable): the name of the copy, or %NULL to keep @name
+ * @mode: the mode of the copy
+ *
+ * Copies a fixture plugin with an explicit mode, so that tests never depend
+ * on the modes of the build directory (the loader refuses group- or
+ * world-writable files).
+ */
+void
+tandem_test_copy_fixture (const char *dir, const char *name, const char *as, int mode)
+{
+	g_autofree char *src = g_build_filename (g_getenv ("TANDEM_TEST_FIXTURES"), name, NULL);
+	g_autofree char *dst = g_build_filename (dir, as != NULL ? as : name, NULL);
+	g_autofree char *contents = NULL;
+	gsize length = 0;
+	g_autoptr (GError) error = NULL;
+
+	g_assert_nonnull (g_getenv ("TANDEM_TEST_FIXTURES"));
+	g_file_get_contents (src, &contents, &length, &error);
+	g_assert_no_error (error);
+	g_file_set_contents_full (dst, contents, length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
+	g_assert_no_error (error);
+	g_assert_cmpint (g_chmod (dst, mode), ==, 0);
+}
+
+/**
  * tandem_test_rm_rf:
  * @path: a file or directory
  *

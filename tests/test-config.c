@@ -7,6 +7,8 @@
 #include <glib/gstdio.h>
 #include <tandem.h>
 
+#include "tandem-test-util.h"
+
 /* --- a configurable object, as a plugin would be --------------------------- */
 
 typedef enum {
@@ -163,11 +165,7 @@ test_target_init (TestTarget *self)
 static char *
 make_tmpdir (void)
 {
-	g_autoptr(GError) error = NULL;
-	char *dir = g_dir_make_tmp ("tandem-test-config-XXXXXX", &error);
-
-	g_assert_no_error (error);
-	return dir;
+	return tandem_test_make_tmpdir ("tandem-test-config-XXXXXX");
 }
 
 static void
@@ -180,22 +178,6 @@ write_file (const char *dir, const char *name, const char *text)
 	g_assert_cmpint (g_mkdir_with_parents (parent, 0755), ==, 0);
 	g_file_set_contents (path, text, -1, &error);
 	g_assert_no_error (error);
-}
-
-static void
-rm_rf (const char *path)
-{
-	g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-	const char *name;
-
-	if (dir != NULL) {
-		while ((name = g_dir_read_name (dir)) != NULL) {
-			g_autofree char *child = g_build_filename (path, name, NULL);
-
-			rm_rf (child);
-		}
-	}
-	g_remove (path);
 }
 
 static TandemConfig *
@@ -505,7 +487,7 @@ test_dropins_precedence (void)
 	g_assert_cmpstr (tandem_config_section_get_value (section, "state_dir"), ==, "/main");
 	g_assert_cmpstr (tandem_config_section_get_value (tandem_config_get_section (config, "cluster"), "name"), ==, "b");
 
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -523,7 +505,7 @@ test_dropin_error_names_dropin (void)
 	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_CONFIG);
 	expected = g_strdup_printf ("%s/tandem.conf.d/50-bad.conf:3:", dir);
 	g_assert_true (g_str_has_prefix (error->message, expected));
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void

@@ -26,22 +26,6 @@ make_tmpdir (void)
 	return tandem_test_make_tmpdir ("tandem-test-daemon-XXXXXX");
 }
 
-static void
-copy_fixture (const char *dir, const char *name, const char *as, int mode)
-{
-	g_autofree char *src = g_build_filename (g_getenv ("TANDEM_TEST_FIXTURES"), name, NULL);
-	g_autofree char *dst = g_build_filename (dir, as != NULL ? as : name, NULL);
-	g_autofree char *contents = NULL;
-	gsize length = 0;
-	g_autoptr(GError) error = NULL;
-
-	g_file_get_contents (src, &contents, &length, &error);
-	g_assert_no_error (error);
-	g_file_set_contents_full (dst, contents, length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
-	g_assert_no_error (error);
-	g_assert_cmpint (g_chmod (dst, mode), ==, 0);
-}
-
 static GSubprocessLauncher *
 launcher_new (GSubprocessFlags flags)
 {
@@ -189,10 +173,10 @@ test_list_plugins (void)
 	const char *args[] = { "--list-plugins", NULL };
 	const char *saved = plugin_dir;
 
-	copy_fixture (dir, "fixture-receiver.so", NULL, 0755);
-	copy_fixture (dir, "fixture-not-plugin.so", NULL, 0755);
-	copy_fixture (dir, "fixture-store.so", "shared-store.so", 0666);
-	copy_fixture (dir, "fixture-abi-major.so", NULL, 0755);
+	tandem_test_copy_fixture (dir, "fixture-receiver.so", NULL, 0755);
+	tandem_test_copy_fixture (dir, "fixture-not-plugin.so", NULL, 0755);
+	tandem_test_copy_fixture (dir, "fixture-store.so", "shared-store.so", 0666);
+	tandem_test_copy_fixture (dir, "fixture-abi-major.so", NULL, 0755);
 	plugin_dir = dir;
 	g_assert_cmpint (run_tandemd (args, &out, NULL), ==, 0);
 	plugin_dir = (char *) saved;
@@ -426,8 +410,8 @@ main (int argc, char **argv)
 	tandemd = g_getenv ("TANDEM_TEST_TANDEMD");
 	g_assert_nonnull (tandemd);
 	plugin_dir = make_tmpdir ();
-	copy_fixture (plugin_dir, "fixture-receiver.so", NULL, 0755);
-	copy_fixture (plugin_dir, "fixture-store.so", NULL, 0755);
+	tandem_test_copy_fixture (plugin_dir, "fixture-receiver.so", NULL, 0755);
+	tandem_test_copy_fixture (plugin_dir, "fixture-store.so", NULL, 0755);
 
 	g_test_add_func ("/daemon/version", test_version);
 	g_test_add_func ("/daemon/bad-option", test_bad_option);

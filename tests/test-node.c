@@ -9,54 +9,16 @@
 #include <glib/gstdio.h>
 #include <tandem.h>
 
+#include "tandem-test-util.h"
+
 /* One copy of the fixture plugins for the whole process: a plugin's types
  * are process-wide, so every test uses the same files. */
 static char *plugin_dir;
 
-static void
-copy_fixture (const char *name)
-{
-	const char *fixtures = g_getenv ("TANDEM_TEST_FIXTURES");
-	g_autofree char *src = NULL;
-	g_autofree char *dst = NULL;
-	g_autofree char *contents = NULL;
-	gsize length = 0;
-	g_autoptr(GError) error = NULL;
-
-	g_assert_nonnull (fixtures);
-	src = g_build_filename (fixtures, name, NULL);
-	dst = g_build_filename (plugin_dir, name, NULL);
-	g_file_get_contents (src, &contents, &length, &error);
-	g_assert_no_error (error);
-	g_file_set_contents_full (dst, contents, length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
-	g_assert_no_error (error);
-	g_assert_cmpint (g_chmod (dst, 0755), ==, 0);
-}
-
 static char *
 make_tmpdir (void)
 {
-	g_autoptr(GError) error = NULL;
-	char *dir = g_dir_make_tmp ("tandem-test-node-XXXXXX", &error);
-
-	g_assert_no_error (error);
-	return dir;
-}
-
-static void
-rm_rf (const char *path)
-{
-	g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-	const char *name;
-
-	if (dir != NULL) {
-		while ((name = g_dir_read_name (dir)) != NULL) {
-			g_autofree char *child = g_build_filename (path, name, NULL);
-
-			rm_rf (child);
-		}
-	}
-	g_remove (path);
+	return tandem_test_make_tmpdir ("tandem-test-node-XXXXXX");
 }
 
 static TandemPluginRegistry *
@@ -130,7 +92,7 @@ test_node_id_generated_and_stable (void)
 		g_assert_no_error (error);
 		g_assert_cmpstr (tandem_node_get_id (node), ==, first);
 	}
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -169,7 +131,7 @@ test_node_id_from_config_wins (void)
 		g_assert_true (tandem_node_open_state (node, &error));
 		g_assert_cmpstr (tandem_node_get_id (node), ==, "9c7619a9-8460-465d-8fd0-7eab1c464386");
 	}
-	rm_rf (state);
+	tandem_test_rm_rf (state);
 }
 
 static void
@@ -188,7 +150,7 @@ test_node_id_corrupt (void)
 	g_assert_nonnull (strstr (error->message, id_file));
 	g_assert_nonnull (strstr (error->message, "invalid node id"));
 	g_assert_null (tandem_node_get_id (node));
-	rm_rf (state);
+	tandem_test_rm_rf (state);
 }
 
 static void
@@ -214,7 +176,7 @@ test_state_dir_not_creatable (void)
 	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR);
 	g_assert_nonnull (strstr (error->message, state));
 	g_assert_nonnull (strstr (error->message, "cannot be created"));
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -237,7 +199,7 @@ test_state_dir_not_writable (void)
 	g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR);
 	g_assert_nonnull (strstr (error->message, "is not writable"));
 	g_chmod (dir, 0700);
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -265,7 +227,7 @@ test_state_dir_locked (void)
 	g_assert_true (tandem_node_configure (second, &error));
 	g_assert_true (tandem_node_open_state (second, &error));
 	g_assert_no_error (error);
-	rm_rf (state);
+	tandem_test_rm_rf (state);
 }
 
 static char *
@@ -320,7 +282,7 @@ test_start_stop_order (void)
 			 "setup r1\nsetup s1\nsetup r2\nsetup s2\n"
 			 "start s1\nstart s2\nstart r1\nstart r2\n"
 			 "stop r2\nstop r1\nstop s2\nstop s1\n");
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -347,7 +309,7 @@ test_start_failure_rolls_back (void)
 			 "setup r1\nsetup s1\nsetup r2\nsetup s2\n"
 			 "start s1\nstart s2\nstart r1\n"
 			 "stop r1\nstop s2\nstop s1\n");
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -531,7 +493,7 @@ test_ingest_runs_plans (void)
 			 "{\"plan\":\"Filter\",\"query\":\"dear\",\"stream\":\"Dear\",\"kind\":\"current\",\"timestamp\":1000,\"seq\":1,\"data\":[\"IBM\",120.5]}\n"
 			 "{\"plan\":\"Filter\",\"query\":\"dear\",\"stream\":\"Dear\",\"kind\":\"current\",\"timestamp\":1002,\"seq\":3,\"data\":[\"ORCL\",99.25]}\n"
 			 "{\"plan\":\"Filter\",\"query\":\"dear\",\"stream\":\"Dear\",\"kind\":\"current\",\"timestamp\":1002,\"seq\":5,\"data\":[\"ORCL\",99.25]}\n");
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -579,7 +541,7 @@ test_stores_get_events_and_outputs (void)
 			 "output results Win/last2 3.0 expired [\"A\",1.0]\n"
 			 "output results Win/last2 3.1 current [\"C\",3.0]\n"
 			 "stop results\nstop raw\n");
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -630,7 +592,7 @@ test_sequence_survives_restarts (void)
 		g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR);
 		g_assert_nonnull (strstr (error->message, "must not be edited"));
 	}
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 static void
@@ -652,7 +614,7 @@ test_plan_errors_located (void)
 	expected = g_strdup_printf ("%s:2:15: unknown attribute 'b'", plan);
 	g_assert_nonnull (strstr (error->message, expected));
 	g_assert_nonnull (strstr (error->message, "tandem.conf:3: key 'streams' in [engine]:"));
-	rm_rf (dir);
+	tandem_test_rm_rf (dir);
 }
 
 int
@@ -663,8 +625,8 @@ main (int argc, char **argv)
 	g_test_init (&argc, &argv, NULL);
 
 	plugin_dir = make_tmpdir ();
-	copy_fixture ("fixture-receiver.so");
-	copy_fixture ("fixture-store.so");
+	tandem_test_copy_fixture (plugin_dir, "fixture-receiver.so", NULL, 0755);
+	tandem_test_copy_fixture (plugin_dir, "fixture-store.so", NULL, 0755);
 
 	g_test_add_func ("/node/id-generated-and-stable", test_node_id_generated_and_stable);
 	g_test_add_func ("/node/id-from-config-wins", test_node_id_from_config_wins);
@@ -683,7 +645,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/node/stores-get-events-and-outputs", test_stores_get_events_and_outputs);
 
 	rc = g_test_run ();
-	rm_rf (plugin_dir);
+	tandem_test_rm_rf (plugin_dir);
 	g_free (plugin_dir);
 	return rc;
 }
