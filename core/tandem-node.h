@@ -58,6 +58,15 @@ guint64 tandem_node_get_last_seq (TandemNode *self);
 TANDEM_AVAILABLE_IN_ALL
 void tandem_node_wait_engine_idle (TandemNode *self);
 TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_ingest (TandemNode *self,
+			     const char *stream,
+			     GPtrArray *events,
+			     const char *const *event_ids,
+			     const char *idempotency_key,
+			     guint64 *first_seq,
+			     guint *n_new,
+			     GError **error);
+TANDEM_AVAILABLE_IN_ALL
 void tandem_node_ingest_async (TandemNode *self,
 			       const char *stream,
 			       GPtrArray *events,

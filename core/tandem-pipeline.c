@@ -60,7 +60,7 @@ struct _TandemPipeline {
 	char *sequence_path;
 	GHashTable *remembered; /* key -> Remembered (request keys and event ids) */
 	GQueue remembered_order;
-	gboolean pressure_signalled;
+	gint pressure_signalled; /* atomic: set on the main thread, read by the engine */
 	TandemPipelinePressureFunc pressure;
 	gpointer pressure_data;
 	GMainContext *main_context;
@@ -361,8 +361,8 @@ relieve_pressure (gpointer data)
 	g_mutex_lock (&self->lock);
 	g_clear_pointer (&self->relieve_source, g_source_unref);
 	g_mutex_unlock (&self->lock);
-	if (self->pressure_signalled) {
-		self->pressure_signalled = FALSE;
+	if (g_atomic_int_get (&self->pressure_signalled)) {
+		g_atomic_int_set (&self->pressure_signalled, FALSE);
 		if (self->pressure != NULL)
 			self->pressure (FALSE, self->pressure_data);
 	}
@@ -444,7 +444,8 @@ engine_thread (gpointer data)
 		self->busy = FALSE;
 		relieve = self->queued_events <= self->queue_size / 2;
 		/* tell the main thread, once, that there is room again */
-		if (relieve && self->relieve_source == NULL && self->main_context != NULL) {
+		if (relieve && g_atomic_int_get (&self->pressure_signalled) && self->relieve_source == NULL &&
+		    self->main_context != NULL) {
 			self->relieve_source = g_idle_source_new ();
 			g_source_set_callback (self->relieve_source, relieve_pressure, self, NULL);
 			g_source_attach (self->relieve_source, self->main_context);
@@ -578,7 +579,7 @@ tandem_pipeline_is_accepting (TandemPipeline *self)
 	gboolean ok;
 
 	g_mutex_lock (&self->lock);
-	ok = self->thread != NULL && !self->stopping && !self->pressure_signalled;
+	ok = self->thread != NULL && !self->stopping && !g_atomic_int_get (&self->pressure_signalled);
 	g_mutex_unlock (&self->lock);
 	return ok;
 }
@@ -646,9 +647,9 @@ tandem_pipeline_open_sequence (TandemPipeline *self, const char *state_dir, GErr
 static void
 signal_pressure (TandemPipeline *self)
 {
-	if (self->pressure_signalled)
+	if (g_atomic_int_get (&self->pressure_signalled))
 		return;
-	self->pressure_signalled = TRUE;
+	g_atomic_int_set (&self->pressure_signalled, TRUE);
 	if (self->pressure != NULL)
 		self->pressure (TRUE, self->pressure_data);
 }

@@ -1024,17 +1024,17 @@ early_handler (SoupServer *server,
 	g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), req);
 }
 
+/* The answer to an ingested request: 202 only once the node accepted it. */
 static void
-on_ingested (GObject *source, GAsyncResult *result, gpointer user_data)
+answer_ingest (TandemHttpReceiver *self,
+	       SoupServerMessage *msg,
+	       Request *req,
+	       gboolean ok,
+	       guint64 first_seq,
+	       guint n_new,
+	       const GError *error)
 {
-	g_autoptr(SoupServerMessage) msg = user_data;
-	Request *req = g_object_get_qdata (G_OBJECT (msg), request_quark);
-	TandemHttpReceiver *self = req->self;
-	g_autoptr(GError) error = NULL;
-	guint64 first_seq = 0;
-	guint n_new = 0;
-
-	if (!tandem_node_ingest_finish (TANDEM_NODE (source), result, &first_seq, &n_new, &error)) {
+	if (!ok) {
 		if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_BUSY))
 			respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Retry-After",
 				       RETRY_AFTER_S, error->message);
@@ -1044,14 +1044,11 @@ on_ingested (GObject *source, GAsyncResult *result, gpointer user_data)
 		else
 			respond_error (self, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL, NULL,
 				       error->message);
-	} else {
-		respond (self, msg, SOUP_STATUS_ACCEPTED,
-			 g_strdup_printf ("{\"accepted\":%u,\"first_seq\":%" G_GUINT64_FORMAT
-					  ",\"new\":%u}",
-					  req->n_events, first_seq, n_new));
+		return;
 	}
-	if (req->conn == NULL || !req->conn->closed)
-		soup_server_message_unpause (msg);
+	respond (self, msg, SOUP_STATUS_ACCEPTED,
+		 g_strdup_printf ("{\"accepted\":%u,\"first_seq\":%" G_GUINT64_FORMAT ",\"new\":%u}",
+				  req->n_events, first_seq, n_new));
 }
 
 static void
@@ -1068,6 +1065,9 @@ handler (SoupServer *server,
 	g_autoptr(GPtrArray) ids = NULL;
 	g_autoptr(GError) error = NULL;
 	const char *key;
+	guint64 first_seq = 0;
+	guint n_new = 0;
+	gboolean ok;
 
 	if (req == NULL) {
 		respond_error (self, msg, SOUP_STATUS_INTERNAL_SERVER_ERROR, NULL, NULL,
@@ -1107,10 +1107,12 @@ handler (SoupServer *server,
 	req->n_events = events->len;
 	key = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
 					    "Idempotency-Key");
-	soup_server_message_pause (msg);
-	tandem_node_ingest_async (node, req->endpoint->stream_id, events,
-				  ids != NULL ? (const char *const *) ids->pdata : NULL, key, NULL,
-				  on_ingested, g_object_ref (msg));
+	/* the node acknowledges at acceptance: answer in this same call, with
+	 * no pause and no main loop round trip */
+	ok = tandem_node_ingest (node, req->endpoint->stream_id, events,
+				 ids != NULL ? (const char *const *) ids->pdata : NULL, key, &first_seq,
+				 &n_new, &error);
+	answer_ingest (self, msg, req, ok, first_seq, n_new, error);
 }
 
 /* --- setup ---------------------------------------------------------------- */
