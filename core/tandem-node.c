@@ -883,6 +883,24 @@ stop_plugins (TandemNode *self, guint count, GType type)
 	}
 }
 
+/* A store that keeps a node registry refuses a second live node with the
+ * same id: the node registers as soon as the store runs, before any
+ * receiver takes events.  Stores without a registry are fine. */
+static gboolean
+register_in_store (TandemNode *self, TandemPlugin *plugin, GError **error)
+{
+	g_autoptr(GError) local_error = NULL;
+
+	if (!TANDEM_IS_STORE (plugin))
+		return TRUE;
+	if (tandem_store_register_node (TANDEM_STORE (plugin), self->id, g_get_host_name (), "", &local_error))
+		return TRUE;
+	if (g_error_matches (local_error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED))
+		return TRUE;
+	g_propagate_error (error, g_steal_pointer (&local_error));
+	return FALSE;
+}
+
 /**
  * tandem_node_start:
  * @self: a configured #TandemNode with its state opened
@@ -917,14 +935,14 @@ tandem_node_start (TandemNode *self, GError **error)
 
 		g_message ("Starting [%s.%s] (plugin %s)", kind, tandem_plugin_get_name (plugin),
 			   tandem_plugin_get_plugin_name (plugin));
-		if (!tandem_plugin_start (plugin, &local_error)) {
+		if (!tandem_plugin_start (plugin, &local_error) || !register_in_store (self, plugin, &local_error)) {
 			g_set_error (error, TANDEM_ERROR,
 				     local_error->domain == TANDEM_ERROR ? local_error->code : TANDEM_ERROR_FAILED,
 				     "cannot start [%s.%s]: %s", kind, tandem_plugin_get_name (plugin),
 				     local_error->message);
-			stop_plugins (self, i, TANDEM_TYPE_RECEIVER);
+			stop_plugins (self, i + 1, TANDEM_TYPE_RECEIVER);
 			tandem_pipeline_stop (self->pipeline);
-			stop_plugins (self, i, G_TYPE_INVALID);
+			stop_plugins (self, i + 1, G_TYPE_INVALID);
 			return FALSE;
 		}
 	}

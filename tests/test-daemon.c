@@ -400,6 +400,35 @@ test_start_failure_exits_1 (void)
 	tandem_test_rm_rf (dir);
 }
 
+static void
+test_duplicate_node_id_refused (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autofree char *conf = g_build_filename (dir, "tandem.conf", NULL);
+	g_autofree char *state_a = g_build_filename (dir, "a", NULL);
+	g_autofree char *state_b = g_build_filename (dir, "b", NULL);
+	g_autofree char *text = NULL;
+	g_autofree char *err = NULL;
+	g_autofree char *saved = g_strdup (plugin_dir);
+	g_autoptr(TandemTestDaemon) d = NULL;
+	const char *args[] = { "--config", conf, "--state-dir", state_b, NULL };
+
+	/* two nodes wrongly given one id, sharing one record store */
+	text = g_strdup_printf ("[node]\nid = twin\n[store.db]\nplugin = gda\ndatabase = %s/shared.db\n", dir);
+	tandem_test_write_text (conf, text);
+	g_free (plugin_dir);
+	plugin_dir = g_strdup_printf ("%s:%s", saved, g_getenv ("TANDEM_TEST_GDA_PLUGIN_DIR"));
+	d = daemon_start (dir, conf, state_a);
+	g_assert_true (tandem_test_daemon_wait_notify (d, "READY=1"));
+	g_assert_cmpint (run_tandemd (args, NULL, &err), ==, 1);
+	g_assert_nonnull (strstr (err, "cannot start [store.db]: node id twin is already live"));
+	kill (d->pid, SIGTERM);
+	assert_exit_status (d, 0);
+	g_free (plugin_dir);
+	plugin_dir = g_steal_pointer (&saved);
+	tandem_test_rm_rf (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -426,6 +455,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/daemon/state-dir-unwritable", test_state_dir_unwritable);
 	g_test_add_func ("/daemon/state-dir-in-use", test_state_dir_in_use);
 	g_test_add_func ("/daemon/start-failure-exits-1", test_start_failure_exits_1);
+	g_test_add_func ("/daemon/duplicate-node-id-refused", test_duplicate_node_id_refused);
 
 	rc = g_test_run ();
 	tandem_test_rm_rf (plugin_dir);
