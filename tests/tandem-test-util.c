@@ -33,31 +33,52 @@ tandem_test_make_tmpdir (const char *tmpl)
 }
 
 /**
+ * tandem_test_copy_module:
+ * @src_dir: the directory holding the module
+ * @name: its file name
+ * @dir: where to copy it
+ * @as: (nullable): the name of the copy, or %NULL to keep @name
+ * @mode: the mode of the copy
+ *
+ * Copies a plugin module with an explicit mode, so that tests never depend
+ * on the modes of the build directory (the loader refuses group- or
+ * world-writable files).
+ *
+ * Returns: (transfer full): the path of the copy
+ */
+char *
+tandem_test_copy_module (const char *src_dir, const char *name, const char *dir, const char *as, int mode)
+{
+	g_autofree char *src = g_build_filename (src_dir, name, NULL);
+	char *dst = g_build_filename (dir, as != NULL ? as : name, NULL);
+	g_autofree char *contents = NULL;
+	gsize length = 0;
+	g_autoptr (GError) error = NULL;
+
+	g_file_get_contents (src, &contents, &length, &error);
+	g_assert_no_error (error);
+	g_file_set_contents_full (dst, contents, length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
+	g_assert_no_error (error);
+	g_assert_cmpint (g_chmod (dst, mode), ==, 0);
+	return dst;
+}
+
+/**
  * tandem_test_copy_fixture:
  * @dir: where to copy it
  * @name: the file name of a fixture plugin in `$TANDEM_TEST_FIXTURES`
  * @as: (nullable): the name of the copy, or %NULL to keep @name
  * @mode: the mode of the copy
  *
- * Copies a fixture plugin with an explicit mode, so that tests never depend
- * on the modes of the build directory (the loader refuses group- or
- * world-writable files).
+ * tandem_test_copy_module() for the fixture plugins of tests/plugins.
  */
 void
 tandem_test_copy_fixture (const char *dir, const char *name, const char *as, int mode)
 {
-	g_autofree char *src = g_build_filename (g_getenv ("TANDEM_TEST_FIXTURES"), name, NULL);
-	g_autofree char *dst = g_build_filename (dir, as != NULL ? as : name, NULL);
-	g_autofree char *contents = NULL;
-	gsize length = 0;
-	g_autoptr (GError) error = NULL;
+	g_autofree char *copy = NULL;
 
 	g_assert_nonnull (g_getenv ("TANDEM_TEST_FIXTURES"));
-	g_file_get_contents (src, &contents, &length, &error);
-	g_assert_no_error (error);
-	g_file_set_contents_full (dst, contents, length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
-	g_assert_no_error (error);
-	g_assert_cmpint (g_chmod (dst, mode), ==, 0);
+	copy = tandem_test_copy_module (g_getenv ("TANDEM_TEST_FIXTURES"), name, dir, as, mode);
 }
 
 /**

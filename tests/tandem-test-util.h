@@ -19,6 +19,7 @@ char *tandem_test_make_tmpdir (const char *tmpl);
 void tandem_test_rm_rf (const char *path);
 void tandem_test_write_text (const char *path, const char *text);
 char *tandem_test_read_text (const char *path);
+char *tandem_test_copy_module (const char *src_dir, const char *name, const char *dir, const char *as, int mode);
 void tandem_test_copy_fixture (const char *dir, const char *name, const char *as, int mode);
 
 GSubprocessLauncher *tandem_test_launcher_new (GSubprocessFlags flags, const char *plugin_path);

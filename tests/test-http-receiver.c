@@ -1164,11 +1164,7 @@ test_config_errors (void)
 int
 main (int argc, char **argv)
 {
-	g_autofree char *module = NULL;
-	g_autofree char *contents = NULL;
 	g_autofree char *copy = NULL;
-	gsize length = 0;
-	g_autoptr(GError) error = NULL;
 	int rc;
 
 	g_test_init (&argc, &argv, NULL);
@@ -1180,14 +1176,8 @@ main (int argc, char **argv)
 	/* the loader refuses modules writable by others: load a copy with a
 	 * known mode, whatever the umask of the build */
 	plugin_dir = tandem_test_make_tmpdir ("tandem-test-http-plugins-XXXXXX");
-	module = g_build_filename (g_getenv ("TANDEM_TEST_HTTP_PLUGIN_DIR"),
-				   "tandem-http-receiver.so", NULL);
-	copy = g_build_filename (plugin_dir, "tandem-http-receiver.so", NULL);
-	g_file_get_contents (module, &contents, &length, &error);
-	g_assert_no_error (error);
-	g_file_set_contents_full (copy, contents, length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
-	g_assert_no_error (error);
-	g_assert_cmpint (g_chmod (copy, 0755), ==, 0);
+	copy = tandem_test_copy_module (g_getenv ("TANDEM_TEST_HTTP_PLUGIN_DIR"), "tandem-http-receiver.so",
+					plugin_dir, NULL, 0755);
 
 	g_test_add_func ("/http-receiver/events-reach-the-plan", test_events_reach_the_plan);
 	g_test_add_func ("/http-receiver/keep-alive", test_keep_alive);

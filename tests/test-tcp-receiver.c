@@ -1069,11 +1069,7 @@ test_back_pressure (void)
 int
 main (int argc, char **argv)
 {
-	g_autofree char *module = NULL;
-	g_autofree char *contents = NULL;
 	g_autofree char *copy = NULL;
-	gsize length = 0;
-	g_autoptr (GError) error = NULL;
 	int rc;
 
 	g_test_init (&argc, &argv, NULL);
@@ -1087,14 +1083,8 @@ main (int argc, char **argv)
 	/* the loader refuses modules writable by others: load a copy with a
 	 * known mode, whatever the umask of the build */
 	plugin_dir = tandem_test_make_tmpdir ("tandem-test-tcp-plugins-XXXXXX");
-	module = g_build_filename (g_getenv ("TANDEM_TEST_TCP_PLUGIN_DIR"),
-				   "tandem-tcp-receiver.so", NULL);
-	copy = g_build_filename (plugin_dir, "tandem-tcp-receiver.so", NULL);
-	g_file_get_contents (module, &contents, &length, &error);
-	g_assert_no_error (error);
-	g_file_set_contents_full (copy, contents, length, G_FILE_SET_CONTENTS_NONE, 0755, &error);
-	g_assert_no_error (error);
-	g_assert_cmpint (g_chmod (copy, 0755), ==, 0);
+	copy = tandem_test_copy_module (g_getenv ("TANDEM_TEST_TCP_PLUGIN_DIR"), "tandem-tcp-receiver.so",
+					plugin_dir, NULL, 0755);
 
 	g_test_add_func ("/tcp-receiver/frame-example", test_frame_example);
 	g_test_add_func ("/tcp-receiver/batches", test_batches);
