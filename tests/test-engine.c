@@ -241,6 +241,10 @@ test_plan_api (void)
 	g_string_free (c.out, TRUE);
 }
 
+#define LONG_NAME_16 "xxxxxxxxxxxxxxxx"
+#define LONG_NAME LONG_NAME_16 LONG_NAME_16 LONG_NAME_16 LONG_NAME_16 LONG_NAME_16 LONG_NAME_16 LONG_NAME_16 LONG_NAME_16 \
+	LONG_NAME_16 LONG_NAME_16 LONG_NAME_16 LONG_NAME_16 LONG_NAME_16 LONG_NAME_16 LONG_NAME_16 LONG_NAME_16
+
 static void
 test_plan_errors (void)
 {
@@ -269,6 +273,8 @@ test_plan_errors (void)
 		{ "define stream S (a int);\nfrom S select 99999999999 as a insert into U;", TANDEM_ERROR_PLAN_SYNTAX, "out of the range of int" },
 		{ "define stream S (a int);\n@info(name='a \\\"b')\nfrom S select a insert into U;", TANDEM_ERROR_PLAN_INVALID, "3:1: query name 'a \"b'" },
 		{ "@Plan:name('../etc')\ndefine stream S (a int);", TANDEM_ERROR_PLAN_INVALID, "plan name '../etc'" },
+		{ "define stream S (a int);\nfrom S select a insert into T" LONG_NAME ";", TANDEM_ERROR_PLAN_INVALID, "2:29: a stream name has at most 255 characters" },
+		{ "define stream S" LONG_NAME " (a int);", TANDEM_ERROR_PLAN_INVALID, "1:15: a stream name has at most 255 characters" },
 	};
 
 	for (guint i = 0; i < G_N_ELEMENTS (cases); i++) {

@@ -1025,6 +1025,10 @@ compile_stream (TandemPlan *self, AstStream *ast, GPtrArray *external, GError **
 	const char *version = "1.0.0";
 	const char *id = ast->import_id != NULL ? ast->import_id : ast->export_id;
 
+	if (strlen (ast->name) > 255) {
+		semantic_error (error, ast->line, ast->col, "a stream name has at most 255 characters");
+		return FALSE;
+	}
 	if (g_hash_table_contains (self->stream_index, ast->name)) {
 		semantic_error (error, ast->line, ast->col, "stream %s is defined twice", ast->name);
 		return FALSE;
@@ -1373,6 +1377,10 @@ compile_query (TandemPlan *self, AstQuery *ast, GError **error)
 
 	/* select */
 	scope.aggs = aggs;
+	if (strlen (ast->into) > 255) {
+		semantic_error (error, ast->into_line, ast->into_col, "a stream name has at most 255 characters");
+		return FALSE;
+	}
 	out_def = tandem_stream_definition_new (ast->into, "1.0.0");
 	if (ast->select_all) {
 		TandemStreamDefinition *input_def = q->sources[0].stream->def;
