@@ -11,6 +11,9 @@
 #
 # Environment:
 #   TANDEM_FUZZ_SECONDS  how long each target runs (default 60)
+#   TANDEM_FUZZ_SEED     libFuzzer's random seed (default 1, so that a run of
+#                        ./scripts/test explores the same way every time; 0
+#                        picks a new seed each run, for longer hunts)
 #   CC_FUZZ              the compiler (default clang)
 #   TANDEM_FUZZ_CFLAGS   more compiler flags (after the sanitizer flags), for
 #                        example "-DFUZZ_TAME_TIME" to keep times and longs
@@ -32,6 +35,7 @@ set -u
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 srcroot="$(cd "$here/../.." && pwd)"
 seconds="${TANDEM_FUZZ_SECONDS:-60}"
+seed="${TANDEM_FUZZ_SEED:-1}"
 cc="${CC_FUZZ:-clang}"
 all_targets=(fuzz-plan-parser fuzz-plan-events fuzz-http-body)
 
@@ -132,7 +136,7 @@ for target in "${targets[@]}"; do
 	UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:${UBSAN_OPTIONS:-}" \
 	G_DEBUG="gc-friendly" \
 		timeout --kill-after=10 $((seconds + 120)) "$exe" \
-		-max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+		-max_total_time="$seconds" -seed="$seed" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$work/artifacts/$target-" "$corpus" >"$log" 2>&1
 	rc=$?
 	runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
