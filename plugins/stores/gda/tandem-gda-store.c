@@ -369,16 +369,6 @@ drop_control (TandemGdaStore *self)
 
 static gboolean ensure_control (TandemGdaStore *self, GError **error);
 
-/* libgda 5.2's PostgreSQL provider crashes (strtoul on NULL) executing
- * anything on a connection whose server went away, even a ping: control
- * connections to PostgreSQL are used once and closed. */
-static void
-drop_control_if_fragile (TandemGdaStore *self)
-{
-	if (self->provider == TANDEM_GDA_POSTGRES)
-		drop_control (self);
-}
-
 /* Marks the nodes this instance registered as gone, so that they can
  * register again at once. */
 static void
@@ -411,9 +401,10 @@ tandem_gda_store_stop (TandemPlugin *plugin, GError **error)
 	if (self->writer != NULL)
 		g_clear_pointer (&self->writer, tandem_gda_writer_stop);
 	g_mutex_lock (&self->control_lock);
-	/* the control connection may have died with its server (libgda's
-	 * PostgreSQL provider crashes executing on a dead connection): check it,
-	 * and leave the registry on a fresh one if needed */
+	/* the control connection may have died with its server, and libgda
+	 * 5.2's PostgreSQL provider crashes (strtoul on NULL) executing
+	 * anything on such a connection, even a ping: leave the registry on a
+	 * fresh connection there, after a ping elsewhere */
 	if (self->registered->len > 0) {
 		if (self->control != NULL && (self->provider == TANDEM_GDA_POSTGRES || !tandem_gda_ping (self->control)))
 			drop_control (self);
@@ -524,7 +515,6 @@ with_control (TandemGdaStore *self, ControlFunc func, gpointer data, GError **er
 						      &local_error) &&
 		    func (self, data, &local_error) &&
 		    gda_connection_commit_transaction (self->control, NULL, &local_error)) {
-			drop_control_if_fragile (self);
 			g_mutex_unlock (&self->control_lock);
 			return TRUE;
 		}
@@ -533,10 +523,9 @@ with_control (TandemGdaStore *self, ControlFunc func, gpointer data, GError **er
 		if (local_error != NULL && local_error->domain == TANDEM_ERROR &&
 		    local_error->code == TANDEM_ERROR_BUSY)
 			break;
-		if (self->provider == TANDEM_GDA_POSTGRES || !tandem_gda_ping (self->control))
+		if (!tandem_gda_ping (self->control))
 			drop_control (self);
 	}
-	drop_control_if_fragile (self);
 	g_mutex_unlock (&self->control_lock);
 	g_propagate_error (error, g_steal_pointer (&local_error));
 	return FALSE;

@@ -923,6 +923,7 @@ lease_loop (TandemStore *store, const char *holder, guint run_ms)
 	GArray *seen = g_array_new (FALSE, TRUE, sizeof (Observation));
 	gint64 end = g_get_monotonic_time () + (gint64) run_ms * 1000;
 	GRand *rand = g_rand_new ();
+	gboolean went_quiet = FALSE;
 
 	while (g_get_monotonic_time () < end) {
 		TandemLease lease = { 0 };
@@ -938,10 +939,14 @@ lease_loop (TandemStore *store, const char *holder, guint run_ms)
 		o.won = g_strcmp0 (lease.holder, holder) == 0;
 		g_array_append_val (seen, o);
 		tandem_lease_clear (&lease);
-		/* renew well before the end of the lease; now and then, go
-		 * quiet for longer than it lasts so that the other takes it */
-		if (o.won && g_rand_int_range (rand, 0, 20) == 0)
+		/* renew well before the end of the lease; the first time it is
+		 * won, and now and then after, go quiet for longer than it lasts
+		 * so that the other takes it: the lease changes hands in every
+		 * run, whatever the random draws */
+		if (o.won && (!went_quiet || g_rand_int_range (rand, 0, 20) == 0)) {
+			went_quiet = TRUE;
 			g_usleep ((LEASE_TTL_MS + 50) * 1000);
+		}
 		else
 			g_usleep (g_rand_int_range (rand, 0, LEASE_TTL_MS / 5) * 1000);
 	}
