@@ -24,9 +24,12 @@ static const GDBusErrorEntry tandem_error_entries[] = {
 	{ TANDEM_ERROR_PLAN_INVALID, "io.tandem.Tandem1.Error.PlanInvalid" },
 	{ TANDEM_ERROR_INVALID_EVENT, "io.tandem.Tandem1.Error.InvalidEvent" },
 	{ TANDEM_ERROR_INVALID_SNAPSHOT, "io.tandem.Tandem1.Error.InvalidSnapshot" },
+	{ TANDEM_ERROR_AUTH_FAILED, "io.tandem.Tandem1.Error.AuthFailed" },
+	{ TANDEM_ERROR_STALE_EPOCH, "io.tandem.Tandem1.Error.StaleEpoch" },
+	{ TANDEM_ERROR_TIMED_OUT, "io.tandem.Tandem1.Error.TimedOut" },
 };
 
-G_STATIC_ASSERT (G_N_ELEMENTS (tandem_error_entries) == TANDEM_ERROR_INVALID_SNAPSHOT + 1);
+G_STATIC_ASSERT (G_N_ELEMENTS (tandem_error_entries) == TANDEM_ERROR_TIMED_OUT + 1);
 
 /**
  * tandem_error_quark:

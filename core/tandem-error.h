@@ -38,6 +38,9 @@ G_BEGIN_DECLS
  *   attribute, type mismatch...; the message starts with line:column)
  * @TANDEM_ERROR_INVALID_EVENT: an event does not match its stream definition
  * @TANDEM_ERROR_INVALID_SNAPSHOT: a snapshot is damaged or belongs to another plan
+ * @TANDEM_ERROR_AUTH_FAILED: a peer or message failed authentication (wrong cluster key, bad MAC, replay)
+ * @TANDEM_ERROR_STALE_EPOCH: something carries an HA epoch older than the current one
+ * @TANDEM_ERROR_TIMED_OUT: an operation did not finish in time
  *
  * Error codes of the %TANDEM_ERROR domain.
  */
@@ -57,6 +60,9 @@ typedef enum {
 	TANDEM_ERROR_PLAN_INVALID,
 	TANDEM_ERROR_INVALID_EVENT,
 	TANDEM_ERROR_INVALID_SNAPSHOT,
+	TANDEM_ERROR_AUTH_FAILED,
+	TANDEM_ERROR_STALE_EPOCH,
+	TANDEM_ERROR_TIMED_OUT,
 } TandemError;
 
 TANDEM_AVAILABLE_IN_ALL

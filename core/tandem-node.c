@@ -1191,3 +1191,48 @@ tandem_node_ingest_finish (TandemNode *self, GAsyncResult *result, guint64 *firs
 		*n_new = r->n_new;
 	return TRUE;
 }
+
+/**
+ * tandem_node_dup_status:
+ * @self: a #TandemNode
+ *
+ * The node's view of itself and of its cluster, as served by
+ * `GET /api/v1/status` and printed by `tandemctl status`: an object with
+ * `node_id`, `cluster`, `state` (`standalone` when the node runs no
+ * membership, else the HA state), `role`, `epoch`, `accepting`, `last_seq`,
+ * `events_processed`, `members` (an array) and `lease` (an object, or null).
+ *
+ * Returns: (transfer full): a JSON object node
+ */
+JsonNode *
+tandem_node_dup_status (TandemNode *self)
+{
+	g_autoptr(JsonBuilder) builder = json_builder_new ();
+
+	g_return_val_if_fail (TANDEM_IS_NODE (self), NULL);
+
+	json_builder_begin_object (builder);
+	json_builder_set_member_name (builder, "node_id");
+	json_builder_add_string_value (builder, self->id);
+	json_builder_set_member_name (builder, "cluster");
+	json_builder_add_string_value (builder, self->cluster_name);
+	json_builder_set_member_name (builder, "state");
+	json_builder_add_string_value (builder, self->started ? "standalone" : "stopped");
+	json_builder_set_member_name (builder, "role");
+	json_builder_add_string_value (builder, self->started ? "active" : "none");
+	json_builder_set_member_name (builder, "epoch");
+	json_builder_add_int_value (builder, 0);
+	json_builder_set_member_name (builder, "accepting");
+	json_builder_add_boolean_value (builder, tandem_node_is_accepting (self));
+	json_builder_set_member_name (builder, "last_seq");
+	json_builder_add_int_value (builder, (gint64) tandem_pipeline_get_last_seq (self->pipeline));
+	json_builder_set_member_name (builder, "events_processed");
+	json_builder_add_int_value (builder, (gint64) tandem_pipeline_get_processed (self->pipeline));
+	json_builder_set_member_name (builder, "members");
+	json_builder_begin_array (builder);
+	json_builder_end_array (builder);
+	json_builder_set_member_name (builder, "lease");
+	json_builder_add_null_value (builder);
+	json_builder_end_object (builder);
+	return json_builder_get_root (builder);
+}

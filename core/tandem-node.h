@@ -9,6 +9,7 @@
 #endif
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include "tandem-types.h"
 #include "tandem-plan.h"
@@ -81,5 +82,8 @@ gboolean tandem_node_ingest_finish (TandemNode *self,
 				    guint64 *first_seq,
 				    guint *n_new,
 				    GError **error);
+
+TANDEM_AVAILABLE_IN_ALL
+JsonNode *tandem_node_dup_status (TandemNode *self);
 
 G_END_DECLS
