@@ -225,8 +225,13 @@ tandem_store_register_node (TandemStore *self, const char *node_id, const char *
  * tandem_store_acquire_lease:
  * @self: a #TandemStore
  * @cluster: the cluster name
- * @holder: the node id asking for the lease
- * @ttl_ms: how long the lease lasts from now, in milliseconds
+ * @holder: the holder asking for the lease (HA uses `NODE_ID#INCARNATION`)
+ * @ttl_ms: how long the lease lasts from now, in milliseconds; 0 from the
+ *   holder releases it
+ * @take_from: (nullable): a holder whose process is known to be gone: take
+ *   the lease from it even before it expires, if it still holds it at
+ *   @take_from_epoch
+ * @take_from_epoch: the epoch @take_from is known to hold
  * @lease: (out caller-allocates): the lease row after the attempt; free
  *   its contents with tandem_lease_clear()
  * @error: return location for a #GError
@@ -242,19 +247,21 @@ tandem_store_acquire_lease (TandemStore *self,
 			    const char *cluster,
 			    const char *holder,
 			    gint64 ttl_ms,
+			    const char *take_from,
+			    guint64 take_from_epoch,
 			    TandemLease *lease,
 			    GError **error)
 {
 	TandemStoreClass *klass = TANDEM_STORE_GET_CLASS (self);
 
 	g_return_val_if_fail (TANDEM_IS_STORE (self), FALSE);
-	g_return_val_if_fail (cluster != NULL && holder != NULL && lease != NULL, FALSE);
-	g_return_val_if_fail (ttl_ms > 0, FALSE);
+	g_return_val_if_fail (cluster != NULL && holder != NULL && *holder != '\0' && lease != NULL, FALSE);
+	g_return_val_if_fail (ttl_ms >= 0, FALSE);
 
 	memset (lease, 0, sizeof *lease);
 	if (klass->acquire_lease == NULL)
 		return not_supported (self, "hold leases", error);
-	return klass->acquire_lease (self, cluster, holder, ttl_ms, lease, error);
+	return klass->acquire_lease (self, cluster, holder, ttl_ms, take_from, take_from_epoch, lease, error);
 }
 
 /**

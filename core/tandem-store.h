@@ -86,9 +86,11 @@ G_DECLARE_DERIVABLE_TYPE (TandemStore, tandem_store, TANDEM, STORE, TandemPlugin
  *   has the same id.
  * @acquire_lease: compare-and-set on the cluster's lease row in one
  *   statement: @holder takes (or renews) the lease for @ttl_ms if it is
- *   free, expired, or already its own, with an epoch one higher than any
- *   seen when it changes hands; @lease receives the row as it is after the
- *   attempt (so a loser learns the holder and epoch).
+ *   free, expired, or already its own (or, with @take_from, still held by
+ *   @take_from at @take_from_epoch: a holder whose process is known to be
+ *   gone), with an epoch one higher than any seen when it changes hands;
+ *   @ttl_ms 0 from the holder releases it; @lease receives the row as it is
+ *   after the attempt (so a loser learns the holder and epoch).
  * @query: runs one read-only `SELECT` (anything else is refused) with a row
  *   limit and a timeout, and returns the rows as a JSON array of objects.
  *
@@ -118,6 +120,8 @@ struct _TandemStoreClass {
 				   const char *cluster,
 				   const char *holder,
 				   gint64 ttl_ms,
+				   const char *take_from,
+				   guint64 take_from_epoch,
 				   TandemLease *lease,
 				   GError **error);
 	char *(*query) (TandemStore *self, const char *sql, guint row_limit, guint timeout_ms, GError **error);
@@ -151,6 +155,8 @@ gboolean tandem_store_acquire_lease (TandemStore *self,
 				     const char *cluster,
 				     const char *holder,
 				     gint64 ttl_ms,
+				     const char *take_from,
+				     guint64 take_from_epoch,
 				     TandemLease *lease,
 				     GError **error);
 TANDEM_AVAILABLE_IN_ALL

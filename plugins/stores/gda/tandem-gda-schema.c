@@ -105,7 +105,7 @@ static const char *const control_tables[] = {
 
 	"CREATE TABLE IF NOT EXISTS tandem_lease ("
 	"cluster VARCHAR(128) NOT NULL PRIMARY KEY, "
-	"holder VARCHAR(64), "
+	"holder VARCHAR(128), "
 	"epoch %B NOT NULL, "
 	"expires_ms %B NOT NULL)%O",
 };
@@ -711,24 +711,32 @@ control_stmt (TandemGdaProvider provider, const char *tmpl, guint n_params, GErr
 	return tandem_gda_stmt_new (provider, sql->str, n_params, error);
 }
 
-/* Takes the lease if it is free, expired or already ours, in one
- * statement; the epoch grows by one when the holder changes. */
+/* Takes the lease if it is free, expired or already ours, or still held by
+ * p4 at epoch p5 (a holder whose process is known to be gone), in one
+ * statement; the epoch grows by one when the holder changes.  p0 cluster,
+ * p1 holder, p2 and p3 the ttl in ms, p4 the holder to take over from ("" for
+ * none), p5 its epoch. */
 TandemGdaStmt *
 tandem_gda_schema_lease_cas (TandemGdaProvider provider, GError **error)
 {
 	if (provider == TANDEM_GDA_MYSQL)
-		/* assignments run left to right, each seeing the ones before */
+		/* Assignments run left to right, each seeing the ones before.
+		 * The epoch goes first, judged on the old row, and is negated
+		 * when the lease changes hands, so that the holder and the
+		 * expiry can tell; the last assignment makes it positive. */
 		return control_stmt (
 			provider,
 			"INSERT INTO tandem_lease (cluster, holder, epoch, expires_ms) VALUES "
 			"(##p0::string::null, ##p1::string::null, 1, %N + CAST(##p2::string::null AS SIGNED)) "
 			"ON DUPLICATE KEY UPDATE "
 			"epoch = IF(holder <=> VALUES(holder), epoch, "
-			"IF(expires_ms <= VALUES(expires_ms) - CAST(##p3::string::null AS SIGNED), epoch + 1, epoch)), "
-			"holder = IF(holder <=> VALUES(holder) OR "
-			"expires_ms <= VALUES(expires_ms) - CAST(##p3::string::null AS SIGNED), VALUES(holder), holder), "
-			"expires_ms = IF(holder <=> VALUES(holder), VALUES(expires_ms), expires_ms)",
-			4, error);
+			"IF(expires_ms <= VALUES(expires_ms) - CAST(##p3::string::null AS SIGNED) OR "
+			"(holder <=> ##p4::string::null AND epoch = CAST(##p5::string::null AS SIGNED)), "
+			"-(epoch + 1), epoch)), "
+			"holder = IF(holder <=> VALUES(holder) OR epoch < 0, VALUES(holder), holder), "
+			"expires_ms = IF(holder <=> VALUES(holder), VALUES(expires_ms), expires_ms), "
+			"epoch = ABS(epoch)",
+			6, error);
 	return control_stmt (
 		provider,
 		"INSERT INTO tandem_lease (cluster, holder, epoch, expires_ms) VALUES "
@@ -738,8 +746,9 @@ tandem_gda_schema_lease_cas (TandemGdaProvider provider, GError **error)
 		"ELSE tandem_lease.epoch + 1 END, "
 		"holder = excluded.holder, expires_ms = excluded.expires_ms "
 		"WHERE tandem_lease.holder = excluded.holder OR "
-		"tandem_lease.expires_ms <= excluded.expires_ms - ##p3::string::null",
-		4, error);
+		"tandem_lease.expires_ms <= excluded.expires_ms - ##p3::string::null OR "
+		"(tandem_lease.holder = ##p4::string::null AND tandem_lease.epoch = ##p5::string::null)",
+		6, error);
 }
 
 TandemGdaStmt *

@@ -546,6 +546,8 @@ typedef struct {
 	const char *cluster;
 	const char *holder;
 	gint64 ttl_ms;
+	const char *take_from;
+	guint64 take_from_epoch;
 	TandemLease *lease;
 } LeaseAttempt;
 
@@ -567,6 +569,8 @@ lease_in_transaction (TandemGdaStore *self, gpointer data, GError **error)
 	tandem_gda_stmt_set_string (cas, 1, a->holder);
 	tandem_gda_stmt_set_long (cas, 2, a->ttl_ms);
 	tandem_gda_stmt_set_long (cas, 3, a->ttl_ms);
+	tandem_gda_stmt_set_string (cas, 4, a->take_from != NULL ? a->take_from : "");
+	tandem_gda_stmt_set_long (cas, 5, (gint64) a->take_from_epoch);
 	if (tandem_gda_stmt_exec (self->control, cas, error) < 0)
 		return FALSE;
 	tandem_gda_stmt_set_string (get, 0, a->cluster);
@@ -597,11 +601,13 @@ tandem_gda_store_acquire_lease (TandemStore *store,
 				const char *cluster,
 				const char *holder,
 				gint64 ttl_ms,
+				const char *take_from,
+				guint64 take_from_epoch,
 				TandemLease *lease,
 				GError **error)
 {
 	TandemGdaStore *self = TANDEM_GDA_STORE (store);
-	LeaseAttempt attempt = { cluster, holder, ttl_ms, lease };
+	LeaseAttempt attempt = { cluster, holder, ttl_ms, take_from, take_from_epoch, lease };
 
 	if (!with_control (self, lease_in_transaction, &attempt, error)) {
 		g_prefix_error (error, "store %s: cannot take the lease of cluster %s: ",

@@ -931,7 +931,7 @@ lease_loop (TandemStore *store, const char *holder, guint run_ms)
 		g_autoptr (GError) error = NULL;
 
 		g_assert_true (tandem_store_acquire_lease (store, "cluster-1", holder, LEASE_TTL_MS,
-							   &lease, &error));
+							   NULL, 0, &lease, &error));
 		g_assert_no_error (error);
 		g_strlcpy (o.holder, lease.holder != NULL ? lease.holder : "", sizeof o.holder);
 		o.epoch = lease.epoch;
@@ -1072,6 +1072,84 @@ test_lease_threads (gconstpointer data)
 	check_lease_history (histories, 2);
 	for (guint i = 0; i < 2; i++)
 		g_array_unref (histories[i]);
+	rm_rf (dir);
+}
+
+/* One attempt; returns whether @holder holds the lease after it. */
+static gboolean
+try_lease (TandemStore *store,
+	   const char *holder,
+	   gint64 ttl_ms,
+	   const char *take_from,
+	   guint64 take_from_epoch,
+	   TandemLease *lease)
+{
+	g_autoptr (GError) error = NULL;
+
+	tandem_lease_clear (lease);
+	g_assert_true (tandem_store_acquire_lease (store, "cluster-t", holder, ttl_ms, take_from,
+						   take_from_epoch, lease, &error));
+	g_assert_no_error (error);
+	return g_strcmp0 (lease->holder, holder) == 0;
+}
+
+/* Taking over from a holder known to be gone, and releasing: both decided
+ * in the one compare-and-set statement, on every provider. */
+static void
+test_lease_take_over (gconstpointer data)
+{
+	Db *db = (Db *) data;
+	g_autofree char *dir = NULL;
+	g_autofree char *keys = NULL;
+	g_autofree char *text = NULL;
+	g_autofree char *dir_a = NULL;
+	g_autoptr (TandemNode) a = NULL;
+	g_autoptr (GError) error = NULL;
+	TandemLease lease = { 0 };
+	TandemStore *store;
+	guint64 first;
+	gint64 expires;
+
+	if (skip_unavailable (db))
+		return;
+	dir = make_tmpdir ();
+	dir_a = g_build_filename (dir, "a", NULL);
+	keys = fresh_database (db, dir);
+	text = g_strdup_printf ("[store.db]\nplugin = gda\n%s", keys);
+	a = node_new (text, dir_a, &error);
+	g_assert_no_error (error);
+	store = store_of (a, "db");
+
+	g_assert_true (try_lease (store, "a#1", 60000, NULL, 0, &lease));
+	first = lease.epoch;
+	expires = lease.expires_ms;
+	/* held and unexpired: b loses, with or without a wrong take-over */
+	g_assert_false (try_lease (store, "b#1", 60000, NULL, 0, &lease));
+	g_assert_cmpstr (lease.holder, ==, "a#1");
+	g_assert_cmpuint (lease.epoch, ==, first);
+	g_assert_false (try_lease (store, "b#1", 60000, "a#1", first + 1, &lease));
+	g_assert_false (try_lease (store, "b#1", 60000, "a#0", first, &lease));
+	g_assert_cmpstr (lease.holder, ==, "a#1");
+	g_assert_cmpuint (lease.epoch, ==, first);
+	g_assert_cmpint (lease.expires_ms, ==, expires);
+	/* a is known gone at this epoch: b takes over at once */
+	g_assert_true (try_lease (store, "b#1", 60000, "a#1", first, &lease));
+	g_assert_cmpuint (lease.epoch, ==, first + 1);
+	/* the same take-over again is a renewal, not a new epoch */
+	g_assert_true (try_lease (store, "b#1", 60000, "a#1", first, &lease));
+	g_assert_cmpuint (lease.epoch, ==, first + 1);
+	/* a's next renewal learns it lost */
+	g_assert_false (try_lease (store, "a#1", 60000, NULL, 0, &lease));
+	g_assert_cmpstr (lease.holder, ==, "b#1");
+	g_assert_cmpuint (lease.epoch, ==, first + 1);
+	/* a stale take-over (a's view of an older epoch) does nothing */
+	g_assert_false (try_lease (store, "a#2", 60000, "b#1", first, &lease));
+	g_assert_cmpstr (lease.holder, ==, "b#1");
+	/* b releases: the next one takes it without waiting */
+	g_assert_true (try_lease (store, "b#1", 0, NULL, 0, &lease));
+	g_assert_true (try_lease (store, "a#2", 60000, NULL, 0, &lease));
+	g_assert_cmpuint (lease.epoch, ==, first + 2);
+	tandem_lease_clear (&lease);
 	rm_rf (dir);
 }
 
@@ -1405,6 +1483,7 @@ add_tests (Db *db)
 		{ "query", test_query, FALSE },
 		{ "node-registry", test_node_registry, FALSE },
 		{ "lease-threads", test_lease_threads, FALSE },
+		{ "lease-take-over", test_lease_take_over, FALSE },
 		{ "lease-processes", test_lease_processes, FALSE },
 		{ "restart-mid-stream", test_server_restart_mid_stream, TRUE },
 		{ "poison-row", test_poison_row, TRUE },
