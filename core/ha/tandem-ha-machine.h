@@ -167,5 +167,9 @@ void tandem_ha_lease_table_acquire (TandemHaLeaseTable *self,
 				    guint64 *out_epoch,
 				    gint64 *out_remaining_ms);
 guint64 tandem_ha_lease_table_get_max_epoch (TandemHaLeaseTable *self);
+/* Hands no lease to a new holder before @until_ms (only renewals of leases
+ * it knows): a restarted witness lost the leases it granted, which may
+ * still run; it holds them for one lease ttl from its start. */
+void tandem_ha_lease_table_hold_until (TandemHaLeaseTable *self, gint64 until_ms);
 
 G_END_DECLS
