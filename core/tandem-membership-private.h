@@ -14,4 +14,7 @@ GBytes *tandem_membership_get_key (TandemMembership *self);
  * (a TandemHaChannel, see core/ha/tandem-ha-channel.h) */
 gpointer tandem_membership_get_channel (TandemMembership *self);
 
+gboolean tandem_membership_open_channel (TandemMembership *self, GError **error);
+void tandem_membership_close_channel (TandemMembership *self, const char *reason);
+
 G_END_DECLS

@@ -9,22 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tandem-error.h"
 #include "tandem-membership-private.h"
 
-/* the heartbeat channel, wired in by tandem-membership-channel.c */
-static void
-tandem_membership_channel_add_peer (TandemMembership *self, const char *address)
-{
-	(void) self;
-	(void) address;
-}
+#include "tandem-ha-channel.h"
 
-static void
-tandem_membership_channel_remove_peer (TandemMembership *self, const char *address)
-{
-	(void) self;
-	(void) address;
-}
+
+static void tandem_membership_channel_add_peer (TandemMembership *self, const char *address);
+static void tandem_membership_channel_remove_peer (TandemMembership *self, const char *address);
 
 /**
  * TandemMembership:
@@ -86,6 +78,11 @@ tandem_membership_finalize (GObject *object)
 	TandemMembership *self = TANDEM_MEMBERSHIP (object);
 	TandemMembershipPrivate *priv = tandem_membership_get_instance_private (self);
 
+	if (priv->channel != NULL) {
+		g_signal_handlers_disconnect_by_data (priv->channel, self);
+		tandem_ha_channel_close (priv->channel, "stopping");
+		g_clear_object (&priv->channel);
+	}
 	g_hash_table_unref (priv->members);
 	g_ptr_array_unref (priv->peers);
 	g_free (priv->listen);
@@ -503,4 +500,100 @@ tandem_membership_dup_members (TandemMembership *self)
 		ids[i] = g_strdup (ids[i]);
 	qsort (ids, g_strv_length (ids), sizeof (char *), compare_strings);
 	return ids;
+}
+
+/* --- the heartbeat channel ------------------------------------------------ */
+
+static void
+tandem_membership_channel_add_peer (TandemMembership *self, const char *address)
+{
+	TandemMembershipPrivate *priv = tandem_membership_get_instance_private (self);
+
+	if (priv->channel != NULL)
+		tandem_ha_channel_add_peer (priv->channel, address);
+}
+
+static void
+tandem_membership_channel_remove_peer (TandemMembership *self, const char *address)
+{
+	TandemMembershipPrivate *priv = tandem_membership_get_instance_private (self);
+
+	if (priv->channel != NULL)
+		tandem_ha_channel_remove_peer (priv->channel, address);
+}
+
+static void
+on_channel_peer_joined (TandemHaChannel *channel, const char *node_id, const char *address, const char *role,
+			gpointer data)
+{
+	(void) channel;
+	(void) role;
+	tandem_membership_member_joined (TANDEM_MEMBERSHIP (data), node_id, address);
+}
+
+static void
+on_channel_peer_left (TandemHaChannel *channel, const char *node_id, const char *reason, gboolean died,
+		      gpointer data)
+{
+	g_autofree char *why = died ? g_strdup_printf ("%s (process gone)", reason) : g_strdup (reason);
+
+	(void) channel;
+	tandem_membership_member_left (TANDEM_MEMBERSHIP (data), node_id, why);
+}
+
+/* Opens the heartbeat channel: listens, then dials every peer known so far.
+ * The node calls this before the plugin's start, so that the plugin can
+ * announce the bound address. */
+gboolean
+tandem_membership_open_channel (TandemMembership *self, GError **error)
+{
+	TandemMembershipPrivate *priv = tandem_membership_get_instance_private (self);
+	g_autoptr(TandemHaChannel) channel = NULL;
+	g_autofree char *advertised = NULL;
+
+	g_return_val_if_fail (priv->channel == NULL, FALSE);
+
+	if (priv->cluster == NULL || priv->key == NULL) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_CONFIG,
+				     "membership needs a cluster name and key ([cluster] key_file)");
+		return FALSE;
+	}
+	if (priv->heartbeat_timeout_ms < 3 * priv->heartbeat_interval_ms) {
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_CONFIG,
+			     "heartbeat_timeout_ms (%u) must be at least three heartbeat intervals (%u ms)",
+			     priv->heartbeat_timeout_ms, priv->heartbeat_interval_ms);
+		return FALSE;
+	}
+	channel = tandem_ha_channel_new (priv->cluster, priv->key, priv->node_id, priv->role);
+	tandem_ha_channel_set_timing (channel, priv->heartbeat_interval_ms, priv->heartbeat_timeout_ms);
+	if (!tandem_ha_channel_listen (channel, priv->listen, error)) {
+		g_prefix_error (error, "cannot listen on %s: ", priv->listen);
+		return FALSE;
+	}
+	priv->port = tandem_ha_channel_get_port (channel);
+	g_signal_connect (channel, "peer-joined", G_CALLBACK (on_channel_peer_joined), self);
+	g_signal_connect (channel, "peer-left", G_CALLBACK (on_channel_peer_left), self);
+	priv->channel = g_steal_pointer (&channel);
+	advertised = tandem_membership_dup_advertised_address (self);
+	g_message ("Membership [membership.%s] of cluster %s listening on %s (heartbeat every %u ms, timeout %u ms)",
+		   tandem_plugin_get_name (TANDEM_PLUGIN (self)), priv->cluster, advertised,
+		   priv->heartbeat_interval_ms, priv->heartbeat_timeout_ms);
+	for (guint i = 0; i < priv->peers->len; i++)
+		tandem_ha_channel_add_peer (priv->channel, g_ptr_array_index (priv->peers, i));
+	return TRUE;
+}
+
+/* Says goodbye to every member and closes the channel. */
+void
+tandem_membership_close_channel (TandemMembership *self, const char *reason)
+{
+	TandemMembershipPrivate *priv = tandem_membership_get_instance_private (self);
+
+	if (priv->channel == NULL)
+		return;
+	g_signal_handlers_disconnect_by_data (priv->channel, self);
+	tandem_ha_channel_close (priv->channel, reason);
+	g_clear_object (&priv->channel);
+	priv->port = 0;
+	g_hash_table_remove_all (priv->members);
 }

@@ -24,6 +24,8 @@
 #include "tandem-plugin-registry.h"
 #include "tandem-receiver.h"
 #include "tandem-store.h"
+#include "tandem-ha.h"
+#include "tandem-membership-private.h"
 
 /**
  * TandemNode:
@@ -58,11 +60,21 @@ struct _TandemNode {
 	char *state_dir_override;
 	char *state_dir;
 	char *id;
+	char *instance_id;
 	char *cluster_name;
 	TandemLogLevel log_level;
 
 	GPtrArray *plugins; /* of TandemPlugin, in start order */
 	TandemPipeline *pipeline;
+
+	/* HA: with a [membership.NAME] section */
+	TandemHaConfig ha_config;
+	gboolean witness;
+	TandemMembership *membership; /* unowned: in plugins */
+	TandemStore *arbiter_store;   /* unowned: in plugins */
+	GBytes *cluster_key;
+	TandemHa *ha;
+	gint64 publish_until_us;      /* G_MAXINT64 without HA */
 	gboolean configured;
 	gboolean started;
 	int lock_fd;
@@ -109,7 +121,10 @@ tandem_node_finalize (GObject *object)
 
 	if (self->lock_fd >= 0)
 		g_close (self->lock_fd, NULL);
+	g_clear_pointer (&self->ha, tandem_ha_free);
 	g_clear_pointer (&self->pipeline, tandem_pipeline_free);
+	tandem_ha_config_clear (&self->ha_config);
+	g_clear_pointer (&self->cluster_key, g_bytes_unref);
 	g_clear_object (&self->config);
 	g_clear_object (&self->registry);
 	g_ptr_array_unref (self->plugins);
@@ -118,6 +133,7 @@ tandem_node_finalize (GObject *object)
 	g_free (self->state_dir_override);
 	g_free (self->state_dir);
 	g_free (self->id);
+	g_free (self->instance_id);
 	g_free (self->cluster_name);
 	G_OBJECT_CLASS (tandem_node_parent_class)->finalize (object);
 }
@@ -257,6 +273,8 @@ tandem_node_init (TandemNode *self)
 	self->log_level = TANDEM_LOG_LEVEL_MESSAGE;
 	self->cluster_name = g_strdup ("tandem");
 	self->lock_fd = -1;
+	self->publish_until_us = G_MAXINT64;
+	tandem_ha_config_init (&self->ha_config);
 }
 
 /**
@@ -499,6 +517,90 @@ configure_cluster_section (TandemNode *self, TandemConfigSection *section, GStri
 	}
 	g_free (self->cluster_name);
 	self->cluster_name = g_strdup (str);
+	tandem_ha_config_parse (&self->ha_config, section, errors);
+}
+
+/* HA is on when a membership plugin is configured: it then needs the
+ * cluster key and an arbiter; a witness needs nothing else. */
+static void
+configure_ha (TandemNode *self, GString *errors)
+{
+	TandemConfigSection *cluster = tandem_config_get_section (self->config, "cluster");
+	g_autofree char *cluster_where =
+		cluster != NULL ? tandem_config_section_describe_key (cluster, NULL) : g_strdup ("[cluster]");
+	TandemStore *first_store = NULL;
+	guint memberships = 0;
+
+	for (guint i = 0; i < self->plugins->len; i++) {
+		TandemPlugin *plugin = g_ptr_array_index (self->plugins, i);
+
+		if (TANDEM_IS_MEMBERSHIP (plugin)) {
+			if (memberships++ == 0)
+				self->membership = TANDEM_MEMBERSHIP (plugin);
+		} else if (TANDEM_IS_STORE (plugin)) {
+			if (first_store == NULL)
+				first_store = TANDEM_STORE (plugin);
+			if (g_strcmp0 (tandem_plugin_get_name (plugin), self->ha_config.arbiter_store) == 0)
+				self->arbiter_store = TANDEM_STORE (plugin);
+		} else if (self->witness) {
+			g_string_append_printf (errors,
+						"[%s.%s]: a witness (tandemd --witness) only votes: it takes no events "
+						"and runs no receivers\n",
+						tandem_plugin_kind_to_string (tandem_plugin_get_kind (plugin)),
+						tandem_plugin_get_name (plugin));
+		}
+	}
+	if (self->witness && tandem_config_get_section (self->config, "engine") != NULL)
+		g_string_append (errors, "[engine]: a witness (tandemd --witness) runs no plans\n");
+	if (memberships > 1)
+		g_string_append (errors, "only one [membership.NAME] section may be enabled\n");
+	if (self->membership == NULL) {
+		if (self->witness)
+			g_string_append (errors, "a witness (tandemd --witness) needs a [membership.NAME] section "
+						 "to find the nodes of its cluster\n");
+		return;
+	}
+	if (self->ha_config.key_file == NULL) {
+		g_string_append_printf (errors,
+					"%s: key 'key_file' is required with a [membership.NAME] section: every "
+					"membership message is authenticated with the cluster key (make one with: "
+					"head -c 32 /dev/urandom | base64 > cluster.key; chmod 600 cluster.key)\n",
+					cluster_where);
+	} else {
+		g_autoptr(GError) error = NULL;
+
+		self->cluster_key = tandem_ha_read_key_file (self->ha_config.key_file, &error);
+		if (self->cluster_key == NULL)
+			g_string_append_printf (errors, "%s: %s\n", self->ha_config.key_file_origin, error->message);
+	}
+	if (self->witness)
+		return;
+	switch (self->ha_config.arbiter) {
+	case TANDEM_HA_ARBITER_STORE:
+		if (self->ha_config.arbiter_store != NULL && self->arbiter_store == NULL)
+			g_string_append_printf (errors, "%s: arbiter_store names no [store.%s] section\n",
+						cluster_where, self->ha_config.arbiter_store);
+		else if (self->arbiter_store == NULL)
+			self->arbiter_store = first_store;
+		if (self->arbiter_store == NULL)
+			g_string_append_printf (errors,
+						"%s: arbiter = store (the default) needs a [store.NAME] section shared by "
+						"the nodes, whose lease row decides which node is active; or use arbiter = "
+						"witness\n",
+						self->ha_config.arbiter_origin != NULL ? self->ha_config.arbiter_origin
+										     : cluster_where);
+		break;
+	case TANDEM_HA_ARBITER_WITNESS:
+		break;
+	case TANDEM_HA_ARBITER_NONE:
+	default:
+		if (!self->ha_config.allow_split_brain)
+			g_string_append_printf (errors,
+						"%s: arbiter = none lets both nodes become active after a network "
+						"split; set allow_split_brain = true in [cluster] to run so anyway\n",
+						self->ha_config.arbiter_origin);
+		break;
+	}
 }
 
 static void
@@ -640,12 +742,15 @@ tandem_node_configure (TandemNode *self, GError **error)
 			configure_cluster_section (self, section, errors);
 		} else if (g_strcmp0 (name, "engine") == 0) {
 			/* configured above */
+		} else if (g_strcmp0 (name, "api") == 0) {
+			/* tandemd's REST API: the daemon reads and checks it */
+			continue;
 		} else if (tandem_plugin_kind_from_string (prefix, &kind)) {
 			configure_plugin_section (self, section, kind, errors);
 		} else {
 			g_autofree char *where = tandem_config_section_describe_key (section, NULL);
 			g_autofree char *message =
-				g_strdup_printf ("%s: unknown section, ignored (known: [node], [cluster], [engine], "
+				g_strdup_printf ("%s: unknown section, ignored (known: [node], [cluster], [engine], [api], "
 						 "[receiver.NAME], [store.NAME], [membership.NAME], [persister.NAME])",
 						 where);
 
@@ -668,7 +773,10 @@ tandem_node_configure (TandemNode *self, GError **error)
 		}
 	}
 
+	configure_ha (self, errors);
 	if (errors->len > 0) {
+		self->membership = NULL;
+		self->arbiter_store = NULL;
 		g_ptr_array_set_size (self->plugins, 0);
 		g_string_truncate (errors, errors->len - 1);
 		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_CONFIG, errors->str);
@@ -783,6 +891,47 @@ load_or_create_node_id (TandemNode *self, GError **error)
 	return TRUE;
 }
 
+/* A UUID made once per state directory: a node restarted on the same state
+ * directory is the same instance (the lock proves the previous process is
+ * gone), so a registry may let it in at once; another state directory
+ * claiming the same node id is another instance. */
+static gboolean
+load_or_create_instance_id (TandemNode *self, GError **error)
+{
+	g_autofree char *path = g_build_filename (self->state_dir, "instance-id", NULL);
+	g_autofree char *contents = NULL;
+	g_autoptr(GError) local_error = NULL;
+
+	if (g_file_get_contents (path, &contents, NULL, NULL) && g_uuid_string_is_valid (g_strstrip (contents))) {
+		self->instance_id = g_steal_pointer (&contents);
+		return TRUE;
+	}
+	self->instance_id = g_uuid_string_random ();
+	contents = g_strdup_printf ("%s\n", self->instance_id);
+	if (!g_file_set_contents_full (path, contents, -1, G_FILE_SET_CONTENTS_CONSISTENT, 0640, &local_error)) {
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_STATE_DIR, "cannot write %s: %s", path,
+			     local_error->message);
+		return FALSE;
+	}
+	return TRUE;
+}
+
+/**
+ * tandem_node_get_instance_id:
+ * @self: a #TandemNode
+ *
+ * Returns: (nullable): a UUID kept in the state directory (the file
+ *   `instance-id`), known after tandem_node_open_state(): a node restarted
+ *   on the same state directory keeps it, another state directory has
+ *   another one even with the same node id
+ */
+const char *
+tandem_node_get_instance_id (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), NULL);
+	return self->instance_id;
+}
+
 /**
  * tandem_node_open_state:
  * @self: a #TandemNode
@@ -827,6 +976,7 @@ tandem_node_open_state (TandemNode *self, GError **error)
 
 	self->state_dir = g_steal_pointer (&dir);
 	if (!lock_state_dir (self, error) || !load_or_create_node_id (self, error) ||
+	    !load_or_create_instance_id (self, error) ||
 	    !tandem_pipeline_open_sequence (self->pipeline, self->state_dir, error)) {
 		if (self->lock_fd >= 0) {
 			g_close (self->lock_fd, NULL);
@@ -901,6 +1051,24 @@ register_in_store (TandemNode *self, TandemPlugin *plugin, GError **error)
 	return FALSE;
 }
 
+static void set_not_active_error (TandemNode *self, GError **error);
+
+/* HA: the node may publish and acknowledge until @until_us */
+static void
+on_publish (gint64 until_us, gpointer user_data)
+{
+	TandemNode *self = user_data;
+
+	__atomic_store_n (&self->publish_until_us, until_us, __ATOMIC_RELEASE);
+	tandem_pipeline_set_publish_until (self->pipeline, until_us);
+}
+
+static gboolean
+may_publish (TandemNode *self)
+{
+	return g_get_monotonic_time () < __atomic_load_n (&self->publish_until_us, __ATOMIC_ACQUIRE);
+}
+
 /**
  * tandem_node_start:
  * @self: a configured #TandemNode with its state opened
@@ -926,6 +1094,10 @@ tandem_node_start (TandemNode *self, GError **error)
 		if (TANDEM_IS_STORE (g_ptr_array_index (self->plugins, i)))
 			g_ptr_array_add (stores, g_ptr_array_index (self->plugins, i));
 	}
+	/* with HA nothing is published or acknowledged until the node is
+	 * active */
+	if (self->membership != NULL)
+		on_publish (0, self);
 	if (!tandem_pipeline_start (self->pipeline, stores, on_pressure, self, error))
 		return FALSE;
 	for (guint i = 0; i < self->plugins->len; i++) {
@@ -935,7 +1107,23 @@ tandem_node_start (TandemNode *self, GError **error)
 
 		g_message ("Starting [%s.%s] (plugin %s)", kind, tandem_plugin_get_name (plugin),
 			   tandem_plugin_get_plugin_name (plugin));
+		if (TANDEM_IS_MEMBERSHIP (plugin)) {
+			tandem_membership_set_cluster (TANDEM_MEMBERSHIP (plugin), self->cluster_name, self->cluster_key,
+						       self->id, self->witness ? "witness" : "node");
+			if (!tandem_membership_open_channel (TANDEM_MEMBERSHIP (plugin), &local_error)) {
+				g_set_error (error, TANDEM_ERROR,
+					     local_error->domain == TANDEM_ERROR ? local_error->code : TANDEM_ERROR_FAILED,
+					     "cannot start [%s.%s]: %s", kind, tandem_plugin_get_name (plugin),
+					     local_error->message);
+				stop_plugins (self, i, TANDEM_TYPE_RECEIVER);
+				tandem_pipeline_stop (self->pipeline);
+				stop_plugins (self, i, G_TYPE_INVALID);
+				return FALSE;
+			}
+		}
 		if (!tandem_plugin_start (plugin, &local_error) || !register_in_store (self, plugin, &local_error)) {
+			if (TANDEM_IS_MEMBERSHIP (plugin))
+				tandem_membership_close_channel (TANDEM_MEMBERSHIP (plugin), "start failed");
 			g_set_error (error, TANDEM_ERROR,
 				     local_error->domain == TANDEM_ERROR ? local_error->code : TANDEM_ERROR_FAILED,
 				     "cannot start [%s.%s]: %s", kind, tandem_plugin_get_name (plugin),
@@ -947,6 +1135,12 @@ tandem_node_start (TandemNode *self, GError **error)
 		}
 	}
 	self->started = TRUE;
+	if (self->membership != NULL) {
+		self->ha = tandem_ha_new (&self->ha_config, self->cluster_name, self->id,
+					  tandem_pipeline_get_incarnation (self->pipeline), self->membership,
+					  self->arbiter_store, self->witness, self->state_dir, on_publish, self, NULL);
+		tandem_ha_start (self->ha);
+	}
 	return TRUE;
 }
 
@@ -970,6 +1164,14 @@ tandem_node_stop (TandemNode *self)
 	 * then the rest, in reverse start order */
 	stop_plugins (self, self->plugins->len, TANDEM_TYPE_RECEIVER);
 	tandem_pipeline_stop (self->pipeline);
+	/* then step down (the lease is released) and say goodbye, so that
+	 * the other node takes over at once */
+	if (self->ha != NULL) {
+		tandem_ha_stop (self->ha, "the node is stopping");
+		g_clear_pointer (&self->ha, tandem_ha_free);
+	}
+	if (self->membership != NULL)
+		tandem_membership_close_channel (self->membership, "stopping");
 	stop_plugins (self, self->plugins->len, G_TYPE_INVALID);
 }
 
@@ -1015,7 +1217,40 @@ gboolean
 tandem_node_is_accepting (TandemNode *self)
 {
 	g_return_val_if_fail (TANDEM_IS_NODE (self), FALSE);
-	return self->started && tandem_pipeline_is_accepting (self->pipeline);
+	return self->started && may_publish (self) && tandem_pipeline_is_accepting (self->pipeline);
+}
+
+/**
+ * tandem_node_check_accepting:
+ * @self: a #TandemNode
+ * @error: return location for a #GError
+ *
+ * Like tandem_node_is_accepting(), with the reason when the node does not
+ * take events: it is not running, it is not the active node of its cluster
+ * (the message names the active one), or its ingest queue is full.
+ *
+ * Returns: %TRUE if the node takes events now; else %FALSE with
+ *   %TANDEM_ERROR_BUSY
+ */
+gboolean
+tandem_node_check_accepting (TandemNode *self, GError **error)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), FALSE);
+
+	if (!self->started) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is not running");
+		return FALSE;
+	}
+	if (!may_publish (self)) {
+		set_not_active_error (self, error);
+		return FALSE;
+	}
+	if (!tandem_pipeline_is_accepting (self->pipeline)) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY,
+				     "the node's ingest queue is full: retry later");
+		return FALSE;
+	}
+	return TRUE;
 }
 
 /**
@@ -1055,6 +1290,20 @@ tandem_node_wait_engine_idle (TandemNode *self)
 {
 	g_return_if_fail (TANDEM_IS_NODE (self));
 	tandem_pipeline_wait_idle (self->pipeline);
+}
+
+static void
+set_not_active_error (TandemNode *self, GError **error)
+{
+	g_autofree char *active = self->ha != NULL ? tandem_ha_dup_active_description (self->ha) : NULL;
+	const char *state = self->ha != NULL ? tandem_ha_get_state (self->ha) : "stopped";
+
+	if (active != NULL && g_strcmp0 (state, "active") != 0)
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_BUSY,
+			     "this node is %s, not active: send events to the active node %s", state, active);
+	else
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_BUSY,
+			     "this node is %s, not active: no node is active now; retry shortly", state);
 }
 
 /**
@@ -1097,6 +1346,10 @@ tandem_node_ingest (TandemNode *self,
 
 	if (!self->started) {
 		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is not running");
+		return FALSE;
+	}
+	if (!may_publish (self)) {
+		set_not_active_error (self, error);
 		return FALSE;
 	}
 	if (!tandem_pipeline_ingest (self->pipeline, stream, events, event_ids, idempotency_key, &first, &n, error))
@@ -1201,6 +1454,10 @@ tandem_node_ingest_finish (TandemNode *self, GAsyncResult *result, guint64 *firs
  * `node_id`, `cluster`, `state` (`standalone` when the node runs no
  * membership, else the HA state), `role`, `epoch`, `accepting`, `last_seq`,
  * `events_processed`, `members` (an array) and `lease` (an object, or null).
+ * With HA, also `holder` (this node's lease holder string), `arbiter` and
+ * `publishing`; each member has `node_id`, `address`, `role`, `state`,
+ * `epoch` and `last_heartbeat_ms_ago`; the lease has `holder`,
+ * `holder_incarnation`, `epoch` and `expires_in_ms`.
  *
  * Returns: (transfer full): a JSON object node
  */
@@ -1216,23 +1473,44 @@ tandem_node_dup_status (TandemNode *self)
 	json_builder_add_string_value (builder, self->id);
 	json_builder_set_member_name (builder, "cluster");
 	json_builder_add_string_value (builder, self->cluster_name);
-	json_builder_set_member_name (builder, "state");
-	json_builder_add_string_value (builder, self->started ? "standalone" : "stopped");
-	json_builder_set_member_name (builder, "role");
-	json_builder_add_string_value (builder, self->started ? "active" : "none");
-	json_builder_set_member_name (builder, "epoch");
-	json_builder_add_int_value (builder, 0);
+	if (self->ha != NULL) {
+		tandem_ha_add_status (self->ha, builder);
+	} else {
+		json_builder_set_member_name (builder, "state");
+		json_builder_add_string_value (builder, self->started ? "standalone" : "stopped");
+		json_builder_set_member_name (builder, "role");
+		json_builder_add_string_value (builder, self->started ? "active" : "none");
+		json_builder_set_member_name (builder, "epoch");
+		json_builder_add_int_value (builder, 0);
+		json_builder_set_member_name (builder, "members");
+		json_builder_begin_array (builder);
+		json_builder_end_array (builder);
+		json_builder_set_member_name (builder, "lease");
+		json_builder_add_null_value (builder);
+	}
 	json_builder_set_member_name (builder, "accepting");
 	json_builder_add_boolean_value (builder, tandem_node_is_accepting (self));
 	json_builder_set_member_name (builder, "last_seq");
 	json_builder_add_int_value (builder, (gint64) tandem_pipeline_get_last_seq (self->pipeline));
 	json_builder_set_member_name (builder, "events_processed");
 	json_builder_add_int_value (builder, (gint64) tandem_pipeline_get_processed (self->pipeline));
-	json_builder_set_member_name (builder, "members");
-	json_builder_begin_array (builder);
-	json_builder_end_array (builder);
-	json_builder_set_member_name (builder, "lease");
-	json_builder_add_null_value (builder);
 	json_builder_end_object (builder);
 	return json_builder_get_root (builder);
+}
+
+/**
+ * tandem_node_set_witness:
+ * @self: a #TandemNode, not configured yet
+ * @witness: %TRUE for a witness
+ *
+ * Makes the node a witness (`tandemd --witness`): a member of the cluster
+ * that takes no events and runs no plans, and only holds the lease table
+ * for `[cluster] arbiter = witness`.
+ */
+void
+tandem_node_set_witness (TandemNode *self, gboolean witness)
+{
+	g_return_if_fail (TANDEM_IS_NODE (self));
+	g_return_if_fail (!self->configured);
+	self->witness = witness;
 }

@@ -53,6 +53,8 @@ GPtrArray *tandem_node_get_plans (TandemNode *self);
 TANDEM_AVAILABLE_IN_ALL
 gboolean tandem_node_is_accepting (TandemNode *self);
 TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_check_accepting (TandemNode *self, GError **error);
+TANDEM_AVAILABLE_IN_ALL
 guint64 tandem_node_get_events_processed (TandemNode *self);
 TANDEM_AVAILABLE_IN_ALL
 guint64 tandem_node_get_last_seq (TandemNode *self);
@@ -85,5 +87,9 @@ gboolean tandem_node_ingest_finish (TandemNode *self,
 
 TANDEM_AVAILABLE_IN_ALL
 JsonNode *tandem_node_dup_status (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+void tandem_node_set_witness (TandemNode *self, gboolean witness);
+TANDEM_AVAILABLE_IN_ALL
+const char *tandem_node_get_instance_id (TandemNode *self);
 
 G_END_DECLS

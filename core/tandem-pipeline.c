@@ -80,6 +80,11 @@ struct _TandemPipeline {
 	/* engine thread only */
 	FILE *output_log;
 	guint64 current_seq;
+	/* HA: outputs are published while g_get_monotonic_time () is below
+	 * this (G_MAXINT64 for a node without HA); read by the engine thread */
+	gint64 publish_until_us;
+	gboolean publishing;	/* for the batch being run */
+	guint64 withheld;	/* events whose outputs were not published */
 	guint current_index;  /* outputs so far of the input being processed */
 	GPtrArray *stores;    /* of TandemStore */
 	GArray *outputs;      /* of TandemStoreOutput, for the stores */
@@ -120,6 +125,7 @@ tandem_pipeline_new (void)
 	self->idempotency_window_s = 300;
 	self->idempotency_max_keys = 100000;
 	self->epoch = 1;
+	self->publish_until_us = G_MAXINT64;
 	self->next_seq = 1;
 	self->stores = g_ptr_array_new_with_free_func (g_object_unref);
 	self->outputs = g_array_new (FALSE, FALSE, sizeof (TandemStoreOutput));
@@ -327,6 +333,8 @@ write_output (TandemPlan *plan, const char *query, const char *stream, TandemEve
 	TandemPipeline *self = user_data;
 	g_autofree char *data = NULL;
 
+	if (!self->publishing)
+		return;
 	if (self->stores->len > 0) {
 		TandemStoreOutput out = {
 			.plan = tandem_plan_get_name (plan),
@@ -421,6 +429,20 @@ engine_thread (gpointer data)
 		g_mutex_unlock (&self->lock);
 
 		entry = g_hash_table_lookup (self->streams, batch->stream);
+		/* a node that may not publish (passive, fenced) still runs its
+		 * plans, but what they produce goes nowhere */
+		self->publishing = g_get_monotonic_time () < __atomic_load_n (&self->publish_until_us, __ATOMIC_ACQUIRE);
+		if (!self->publishing) {
+			if (self->withheld == 0)
+				g_warning ("Not publishing (this node is not active): the outputs of events from seq %"
+					   G_GUINT64_FORMAT " on are withheld",
+					   batch->events->len > 0 ? ((TandemEvent *) batch->events->pdata[0])->seq : 0);
+			self->withheld += batch->events->len;
+		} else if (self->withheld > 0) {
+			g_message ("Publishing again; the outputs of %" G_GUINT64_FORMAT " events were withheld",
+				   self->withheld);
+			self->withheld = 0;
+		}
 		for (guint i = 0; i < batch->events->len; i++) {
 			TandemEvent *event = g_ptr_array_index (batch->events, i);
 
@@ -435,7 +457,8 @@ engine_thread (gpointer data)
 		}
 		if (self->output_log != NULL)
 			fflush (self->output_log);
-		write_stores (self, entry, batch);
+		if (self->publishing)
+			write_stores (self, entry, batch);
 
 		g_mutex_lock (&self->lock);
 		self->queued_events -= batch->events->len;
@@ -571,6 +594,20 @@ tandem_pipeline_lookup_stream (TandemPipeline *self, const char *name)
 	if (colon != NULL && g_strcmp0 (colon + 1, tandem_stream_definition_get_version (entry->def)) != 0)
 		return NULL;
 	return entry->def;
+}
+
+/* HA: outputs and raw events go to the output log and the stores only
+ * while g_get_monotonic_time () < @until_us */
+void
+tandem_pipeline_set_publish_until (TandemPipeline *self, gint64 until_us)
+{
+	__atomic_store_n (&self->publish_until_us, until_us, __ATOMIC_RELEASE);
+}
+
+guint32
+tandem_pipeline_get_incarnation (TandemPipeline *self)
+{
+	return self->epoch;
 }
 
 gboolean

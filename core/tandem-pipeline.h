@@ -29,6 +29,8 @@ gboolean tandem_pipeline_open_sequence (TandemPipeline *self, const char *state_
 TandemStreamDefinition *tandem_pipeline_lookup_stream (TandemPipeline *self, const char *name);
 GPtrArray *tandem_pipeline_get_plans (TandemPipeline *self);
 gboolean tandem_pipeline_is_accepting (TandemPipeline *self);
+void tandem_pipeline_set_publish_until (TandemPipeline *self, gint64 until_us);
+guint32 tandem_pipeline_get_incarnation (TandemPipeline *self);
 gboolean tandem_pipeline_ingest (TandemPipeline *self,
 				 const char *stream,
 				 GPtrArray *events,

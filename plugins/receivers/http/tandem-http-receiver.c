@@ -879,6 +879,7 @@ check_headers (TandemHttpReceiver *self,
 {
 	SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
 	TandemNode *node = tandem_plugin_get_node (TANDEM_PLUGIN (self));
+	g_autoptr(GError) busy = NULL;
 	const char *method = soup_server_message_get_method (msg);
 	const char *content_type;
 	const char *key;
@@ -959,10 +960,12 @@ check_headers (TandemHttpReceiver *self,
 		request_refuse (req, SOUP_STATUS_BAD_REQUEST, NULL, NULL, detail);
 		return;
 	}
-	if (node == NULL || !tandem_node_is_accepting (node) ||
-	    tandem_receiver_is_paused (TANDEM_RECEIVER (self)))
+	if (node == NULL || !tandem_node_check_accepting (node, &busy))
 		request_refuse (req, SOUP_STATUS_SERVICE_UNAVAILABLE, "Retry-After", RETRY_AFTER_S,
-				"the node is not accepting events now: retry later");
+				busy != NULL ? busy->message : "the node is not running");
+	else if (tandem_receiver_is_paused (TANDEM_RECEIVER (self)))
+		request_refuse (req, SOUP_STATUS_SERVICE_UNAVAILABLE, "Retry-After", RETRY_AFTER_S,
+				"the node's ingest queue is full: retry later");
 }
 
 static void
@@ -1064,6 +1067,7 @@ handler (SoupServer *server,
 	g_autoptr(GPtrArray) events = NULL;
 	g_autoptr(GPtrArray) ids = NULL;
 	g_autoptr(GError) error = NULL;
+	g_autoptr(GError) busy = NULL;
 	const char *key;
 	guint64 first_seq = 0;
 	guint n_new = 0;
@@ -1098,10 +1102,10 @@ handler (SoupServer *server,
 		return;
 	}
 	g_clear_pointer (&req->body, g_byte_array_unref);
-	if (node == NULL || !tandem_node_is_accepting (node) ||
+	if (node == NULL || !tandem_node_check_accepting (node, &busy) ||
 	    tandem_receiver_is_paused (TANDEM_RECEIVER (self))) {
-		respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Retry-After",
-			       RETRY_AFTER_S, "the node is not accepting events now: retry later");
+		respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Retry-After", RETRY_AFTER_S,
+			       busy != NULL ? busy->message : "the node's ingest queue is full: retry later");
 		return;
 	}
 	req->n_events = events->len;

@@ -315,6 +315,12 @@ tandem_gda_store_start (TandemPlugin *plugin, GError **error)
 
 	if (parent->start != NULL && !parent->start (plugin, error))
 		return FALSE;
+	/* the registry knows a node restarted on its own state directory
+	 * (after a crash, say) as the same instance, and lets it in at once */
+	if (node != NULL && tandem_node_get_instance_id (node) != NULL) {
+		g_free (self->instance);
+		self->instance = g_strdup (tandem_node_get_instance_id (node));
+	}
 
 	if (!resolve_params (self, &config.params, error))
 		return FALSE;

@@ -1,0 +1,79 @@
+/* tandem-ha.h: the node's HA controller (private)
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "tandem-config.h"
+#include "tandem-membership.h"
+#include "tandem-store.h"
+
+G_BEGIN_DECLS
+
+typedef enum {
+	TANDEM_HA_ARBITER_STORE,
+	TANDEM_HA_ARBITER_WITNESS,
+	TANDEM_HA_ARBITER_NONE,
+} TandemHaArbiter;
+
+/* The HA keys of [cluster] */
+typedef struct {
+	char *key_file;
+	TandemHaArbiter arbiter;
+	char *arbiter_store;
+	gboolean allow_split_brain;
+	guint lease_ttl_ms;
+	guint lease_renew_ms;
+	guint fence_margin_ms;
+	/* where the keys are, for messages */
+	char *key_file_origin;
+	char *arbiter_origin;
+} TandemHaConfig;
+
+void tandem_ha_config_init (TandemHaConfig *config);
+void tandem_ha_config_clear (TandemHaConfig *config);
+/* Reads the HA keys of @section; appends "file:line: ..." lines to @errors */
+void tandem_ha_config_parse (TandemHaConfig *config, TandemConfigSection *section, GString *errors);
+
+typedef struct _TandemHa TandemHa;
+
+/* Called on the main thread whenever the node may (or may no longer)
+ * publish and acknowledge: until @until_us (g_get_monotonic_time()), or
+ * never (0), or always (G_MAXINT64). */
+typedef void (*TandemHaPublishFunc) (gint64 until_us, gpointer user_data);
+
+/*
+ * @membership: the node's membership plugin (its channel is open)
+ * @store: the arbiter store for TANDEM_HA_ARBITER_STORE, else NULL
+ * @witness: TRUE when this member only votes (tandemd --witness)
+ * @state_dir: where a witness (and arbiter none) keep their highest epoch
+ */
+TandemHa *tandem_ha_new (const TandemHaConfig *config,
+			 const char *cluster,
+			 const char *node_id,
+			 guint64 incarnation,
+			 TandemMembership *membership,
+			 TandemStore *store,
+			 gboolean witness,
+			 const char *state_dir,
+			 TandemHaPublishFunc publish,
+			 gpointer publish_data,
+			 GError **error);
+void tandem_ha_start (TandemHa *self);
+/* Steps down (releasing the lease if active) and stops deciding */
+void tandem_ha_stop (TandemHa *self, const char *reason);
+void tandem_ha_free (TandemHa *self);
+
+/* "starting", "passive", "active", "fenced", "witness"... */
+const char *tandem_ha_get_state (TandemHa *self);
+/* Who is active, for error messages ("node X"), or NULL */
+char *tandem_ha_dup_active_description (TandemHa *self);
+/* Adds state, role, epoch, members and lease to a status object */
+void tandem_ha_add_status (TandemHa *self, JsonBuilder *builder);
+
+/* Reads a cluster key file: at least 16 bytes, not readable by group or others */
+GBytes *tandem_ha_read_key_file (const char *path, GError **error);
+
+G_END_DECLS
