@@ -38,6 +38,7 @@ TANDEM_DEPS=(
 	gettext                 # msgfmt, xgettext (po/)
 	dbus                    # dbus-daemon: .ci/run starts a session bus
 	curl                    # REST API tests and examples
+	iproute2                # tests/run-in-netns.sh: ip, for the multicast tests' private network
 	glib-networking         # TLS for GIO: the HTTP receiver's HTTPS
 	openssl                 # tests: a self-signed certificate for the HTTP receiver
 	clang                   # tests/fuzz: the libFuzzer targets (run-fuzzers.sh)
