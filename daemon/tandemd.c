@@ -17,15 +17,18 @@
 
 #include <tandem.h>
 
+#include "tandem-api.h"
 #include "tandem-sd-notify.h"
 
 typedef struct {
 	char *config_path;
 	gboolean config_explicit;
 	char *state_dir;
+	gboolean witness;
 	int verbosity;
 	TandemPluginRegistry *registry;
 	TandemNode *node;
+	TandemApi *api;
 	GMainLoop *loop;
 	int exit_signal;
 } Daemon;
@@ -33,6 +36,7 @@ typedef struct {
 static void
 daemon_clear (Daemon *d)
 {
+	g_clear_object (&d->api);
 	g_clear_object (&d->node);
 	g_clear_object (&d->registry);
 	g_clear_pointer (&d->loop, g_main_loop_unref);
@@ -123,9 +127,38 @@ configure_node (Daemon *d, TandemConfig *config, GError **error)
 
 	if (d->state_dir != NULL)
 		tandem_node_set_state_dir (node, d->state_dir);
+	tandem_node_set_witness (node, d->witness);
 	if (!tandem_node_configure (node, error))
 		return NULL;
 	return g_steal_pointer (&node);
+}
+
+/* Configures the node, then the REST API ([api], which the node leaves to
+ * the daemon); the errors of both are reported together. */
+static gboolean
+configure_all (Daemon *d, TandemConfig *config, TandemNode **node, TandemApi **api, GError **error)
+{
+	g_autoptr(GError) node_error = NULL;
+	g_autoptr(GError) api_error = NULL;
+	g_autoptr(TandemNode) new_node = configure_node (d, config, &node_error);
+	g_autoptr(TandemApi) new_api = tandem_api_new ();
+
+	if (!tandem_api_configure (new_api, config, &api_error) && node_error != NULL) {
+		g_set_error (error, node_error->domain, node_error->code, "%s\n%s",
+			     node_error->message, api_error->message);
+		return FALSE;
+	}
+	if (node_error != NULL) {
+		g_propagate_error (error, g_steal_pointer (&node_error));
+		return FALSE;
+	}
+	if (api_error != NULL) {
+		g_propagate_error (error, g_steal_pointer (&api_error));
+		return FALSE;
+	}
+	*node = g_steal_pointer (&new_node);
+	*api = g_steal_pointer (&new_api);
+	return TRUE;
 }
 
 static void
@@ -186,15 +219,14 @@ on_reload (gpointer data)
 	Daemon *d = data;
 	g_autoptr(TandemConfig) config = NULL;
 	g_autoptr(TandemNode) check = NULL;
+	g_autoptr(TandemApi) check_api = NULL;
 	g_autoptr(GError) error = NULL;
 	TandemLogLevel level;
 
 	tandem_sd_notify ("RELOADING=1");
 	g_message ("SIGHUP: reloading %s", d->config_path);
 	config = load_config (d, &error);
-	if (config != NULL)
-		check = configure_node (d, config, &error);
-	if (check == NULL) {
+	if (config == NULL || !configure_all (d, config, &check, &check_api, &error)) {
 		g_warning ("Reload failed; keeping the running config:\n%s", error->message);
 		tandem_sd_notify ("READY=1");
 		return G_SOURCE_CONTINUE;
@@ -251,6 +283,10 @@ main (int argc, char **argv)
 		  N_("FILE") },
 		{ "state-dir", 's', 0, G_OPTION_ARG_FILENAME, &d.state_dir,
 		  N_("State directory (overrides [node] state_dir; default " TANDEM_STATEDIR ")"), N_("DIR") },
+		{ "witness", 0, 0, G_OPTION_ARG_NONE, &d.witness,
+		  N_("Run as the witness of a cluster ([cluster] arbiter = witness): vote on the lease, "
+		     "take no events"),
+		  NULL },
 		{ "list-plugins", 0, 0, G_OPTION_ARG_NONE, &opt_list_plugins,
 		  N_("List the plugins found, and why any was refused, then exit"), NULL },
 		{ "check-config", 0, 0, G_OPTION_ARG_NONE, &check_config,
@@ -303,7 +339,7 @@ main (int argc, char **argv)
 		print_error_lines (error->message);
 		return EXIT_FAILURE;
 	}
-	d.node = configure_node (&d, config, &error);
+	configure_all (&d, config, &d.node, &d.api, &error);
 	log_config_warnings (config);
 	if (print_config) {
 		g_autofree char *text = tandem_config_to_string (config, TRUE);
@@ -351,6 +387,11 @@ main (int argc, char **argv)
 		print_error_lines (error->message);
 		return EXIT_FAILURE;
 	}
+	if (!tandem_api_start (d.api, d.node, &error)) {
+		print_error_lines (error->message);
+		tandem_node_stop (d.node);
+		return EXIT_FAILURE;
+	}
 	g_message ("tandemd %s running: node %s, %u plugin instance(s), %u plugin file(s) refused",
 		   tandem_get_version (), tandem_node_get_id (d.node),
 		   tandem_node_get_plugins (d.node)->len, refused);
@@ -365,6 +406,7 @@ main (int argc, char **argv)
 
 	tandem_sd_notify ("STOPPING=1");
 	g_message ("%s: stopping", d.exit_signal == SIGINT ? "SIGINT" : "SIGTERM");
+	tandem_api_stop (d.api);
 	tandem_node_stop (d.node);
 	g_message ("tandemd stopped");
 	return EXIT_SUCCESS;

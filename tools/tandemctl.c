@@ -29,6 +29,7 @@
 #include <tandem.h>
 
 #include "tandemctl-query.h"
+#include "tandemctl-status.h"
 
 #define EXIT_USAGE 2
 
@@ -59,6 +60,9 @@ static const Command commands[] = {
 	{ "plan", NULL, N_("Execution plans"), NULL, plan_commands },
 	{ "query", N_("--store NAME|FILE [--config FILE] [--limit N] [--timeout MS] SQL"),
 	  N_("Run a read-only SELECT on a record store and print the rows as JSON"), tandemctl_query, NULL },
+	{ "status", N_("[--url URL] [--token-file FILE] [--config FILE] [--json]"),
+	  N_("Show a running node's state, its cluster's members and the lease"), tandemctl_status,
+	  NULL },
 	{ NULL },
 };
 
