@@ -155,6 +155,7 @@ enum {
 	SIGNAL_PEER_LEFT,
 	SIGNAL_MESSAGE,
 	SIGNAL_REFUSED,
+	SIGNAL_DATA,
 	N_SIGNALS,
 };
 
@@ -476,9 +477,8 @@ session_deferred_close_cb (gpointer data)
 /* (nullable): the next frame under the session key (or, for the
  * handshake, the cluster key) */
 static GBytes *
-session_frame (Session *s, TandemHaFrameType type, const char *payload)
+session_frame_len (Session *s, TandemHaFrameType type, const char *payload, gsize len)
 {
-	gsize len = strlen (payload);
 	char direction = s->dialer ? 'D' : 'L';
 
 	if (len > MAX_PAYLOAD) {
@@ -495,15 +495,21 @@ session_frame (Session *s, TandemHaFrameType type, const char *payload)
 			    direction);
 }
 
+static GBytes *
+session_frame (Session *s, TandemHaFrameType type, const char *payload)
+{
+	return session_frame_len (s, type, payload, strlen (payload));
+}
+
 /* Queues a frame; a queue over QUEUE_LIMIT closes the session */
 static void
-session_send (Session *s, TandemHaFrameType type, const char *payload)
+session_send_len (Session *s, TandemHaFrameType type, const char *payload, gsize len)
 {
 	g_autoptr (GBytes) frame = NULL;
 
 	if (s->close_source != NULL || s->state == SESSION_CLOSED)
 		return;
-	frame = session_frame (s, type, payload);
+	frame = session_frame_len (s, type, payload, len);
 	if (frame == NULL)
 		return;
 	if (s->queued_bytes + g_bytes_get_size (frame) > QUEUE_LIMIT) {
@@ -514,6 +520,12 @@ session_send (Session *s, TandemHaFrameType type, const char *payload)
 		return;
 	}
 	session_enqueue_raw (s, frame);
+}
+
+static void
+session_send (Session *s, TandemHaFrameType type, const char *payload)
+{
+	session_send_len (s, type, payload, strlen (payload));
 }
 
 static void
@@ -1150,6 +1162,13 @@ session_handle_keyed (Session *s, const guint8 *frame, gsize len)
 	case TANDEM_HA_FRAME_MESSAGE:
 		session_handle_message (s, payload, payload_len);
 		break;
+	case TANDEM_HA_FRAME_DATA: {
+		g_autoptr (GBytes) bytes = g_bytes_new (payload, payload_len);
+		g_autofree char *node_id = g_strdup (s->node_id);
+
+		g_signal_emit (self, signals[SIGNAL_DATA], 0, node_id, bytes);
+		break;
+	}
 	case TANDEM_HA_FRAME_GOODBYE: {
 		g_autoptr (JsonObject) obj = parse_object (payload, payload_len, NULL);
 		const char *why = obj != NULL ? object_get_string (obj, "reason") : NULL;
@@ -1569,6 +1588,8 @@ tandem_ha_channel_class_init (TandemHaChannelClass *klass)
 	signals[SIGNAL_MESSAGE] = g_signal_new ("message", G_TYPE_FROM_CLASS (klass),
 						G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
 						3, G_TYPE_STRING, G_TYPE_STRING, JSON_TYPE_OBJECT);
+	signals[SIGNAL_DATA] = g_signal_new ("data", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+					     NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_BYTES);
 	signals[SIGNAL_REFUSED] =
 		g_signal_new ("refused", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
 			      NULL, NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_STRING);
@@ -1889,6 +1910,59 @@ tandem_ha_channel_send (TandemHaChannel *self,
 		return FALSE;
 	}
 	return TRUE;
+}
+
+/* The oldest open session with @node_id (borrowed), or NULL */
+static Session *
+channel_primary_session (TandemHaChannel *self, const char *node_id)
+{
+	for (guint i = 0; i < self->sessions->len; i++) {
+		Session *s = g_ptr_array_index (self->sessions, i);
+
+		if (s->state == SESSION_OPEN && s->close_source == NULL && g_strcmp0 (s->node_id, node_id) == 0)
+			return s;
+	}
+	return NULL;
+}
+
+gboolean
+tandem_ha_channel_send_data (TandemHaChannel *self, const char *node_id, GBytes *payload, GError **error)
+{
+	Session *s;
+	gsize len = 0;
+	const char *data;
+
+	g_return_val_if_fail (TANDEM_IS_HA_CHANNEL (self), FALSE);
+	g_return_val_if_fail (node_id != NULL && payload != NULL, FALSE);
+
+	data = g_bytes_get_data (payload, &len);
+	if (len > MAX_PAYLOAD) {
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_ARGUMENT,
+			     "a data frame of %" G_GSIZE_FORMAT " bytes is larger than a frame", len);
+		return FALSE;
+	}
+	s = channel_primary_session (self, node_id);
+	if (s == NULL) {
+		g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED, "no open session with member %s", node_id);
+		return FALSE;
+	}
+	session_send_len (s, TANDEM_HA_FRAME_DATA, data != NULL ? data : "", len);
+	return TRUE;
+}
+
+gsize
+tandem_ha_channel_get_queued (TandemHaChannel *self, const char *node_id)
+{
+	gsize queued = 0;
+
+	g_return_val_if_fail (TANDEM_IS_HA_CHANNEL (self), 0);
+	for (guint i = 0; i < self->sessions->len; i++) {
+		Session *s = g_ptr_array_index (self->sessions, i);
+
+		if (g_strcmp0 (s->node_id, node_id) == 0)
+			queued += s->queued_bytes;
+	}
+	return queued;
 }
 
 static gint

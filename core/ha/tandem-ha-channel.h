@@ -37,6 +37,7 @@ typedef enum {
 	TANDEM_HA_FRAME_HEARTBEAT = 3,	/* carries the sender's status object */
 	TANDEM_HA_FRAME_MESSAGE = 4,	/* {"type": "...", "body": {...}} */
 	TANDEM_HA_FRAME_GOODBYE = 5,	/* {"reason": "..."}: an orderly close */
+	TANDEM_HA_FRAME_DATA = 6,	/* binary payload (replication), not JSON */
 } TandemHaFrameType;
 
 #define TANDEM_HA_MAX_FRAME (1024 * 1024)
@@ -93,6 +94,17 @@ gboolean tandem_ha_channel_send (TandemHaChannel *self,
 				 const char *type,
 				 JsonObject *body,
 				 GError **error);
+/* Sends a DATA frame (binary, at most TANDEM_HA_MAX_FRAME minus the
+ * header and MAC) on ONE session with @node_id, the oldest open one, so
+ * that a peer gets each payload once and in order while that session
+ * lasts.  A caller that needs every payload keeps them until the peer
+ * acknowledges them, and sends again after "peer-left". */
+gboolean tandem_ha_channel_send_data (TandemHaChannel *self,
+				      const char *node_id,
+				      GBytes *payload,
+				      GError **error);
+/* The number of bytes queued for writing to @node_id's sessions */
+gsize tandem_ha_channel_get_queued (TandemHaChannel *self, const char *node_id);
 /* (element-type TandemHaPeer) (transfer full): the peers with an open session, by node id */
 GPtrArray *tandem_ha_channel_dup_peers (TandemHaChannel *self);
 /* Sends GOODBYE with @reason on every session, closes them and the listener. */
@@ -109,6 +121,7 @@ void tandem_ha_channel_close (TandemHaChannel *self, const char *reason);
  *        by end-of-file or reset without a GOODBYE (the peer's process is
  *        gone: its kernel closed the socket), FALSE for GOODBYE or timeout
  *   "message"      (const char *node_id, const char *type, JsonObject *body)
+ *   "data"         (const char *node_id, GBytes *payload)
  *   "refused"      (const char *address, const char *reason)
  *        a peer failed the handshake (wrong cluster, bad key MAC, bad
  *        frame); also logged with g_warning
