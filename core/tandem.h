@@ -17,6 +17,7 @@
 #include "tandem-store.h"
 #include "tandem-membership.h"
 #include "tandem-persister.h"
+#include "tandem-snapshot.h"
 #include "tandem-plugin-registry.h"
 #include "tandem-node.h"
 #include "tandem-log.h"
