@@ -304,3 +304,42 @@ tandem_store_query (TandemStore *self, const char *sql, guint row_limit, guint t
 	}
 	return klass->query (self, sql, row_limit, timeout_ms, error);
 }
+
+/**
+ * tandem_store_read_events:
+ * @self: a #TandemStore keeping events (#TANDEM_STORE_ROLE_EVENTS)
+ * @stream: the stream whose events to read
+ * @after_seq: read the events whose sequence is above this
+ * @limit: the most events to return (at least 1)
+ * @error: return location for a #GError
+ *
+ * Reads back the raw events of @stream that the store holds, with their
+ * cluster identity (epoch, seq) and event time, in sequence order: what a
+ * node replays after a restart, on top of its restored snapshots, so that
+ * its state equals that of a node that never stopped.  Page through them by
+ * passing the seq of the last event returned as @after_seq.  May block:
+ * call it from a thread that may.  Stores that cannot read events back
+ * fail with %TANDEM_ERROR_NOT_SUPPORTED.
+ *
+ * Returns: (transfer container) (element-type TandemEvent) (nullable): the
+ *   events (an empty array when there are no more), or %NULL with @error set
+ */
+GPtrArray *
+tandem_store_read_events (TandemStore *self,
+			  TandemStreamDefinition *stream,
+			  guint64 after_seq,
+			  guint limit,
+			  GError **error)
+{
+	TandemStoreClass *klass = TANDEM_STORE_GET_CLASS (self);
+
+	g_return_val_if_fail (TANDEM_IS_STORE (self), NULL);
+	g_return_val_if_fail (TANDEM_IS_STREAM_DEFINITION (stream), NULL);
+	g_return_val_if_fail (limit > 0, NULL);
+
+	if (klass->read_events == NULL) {
+		not_supported (self, "read events back", error);
+		return NULL;
+	}
+	return klass->read_events (self, stream, after_seq, limit, error);
+}

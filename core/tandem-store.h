@@ -93,6 +93,11 @@ G_DECLARE_DERIVABLE_TYPE (TandemStore, tandem_store, TANDEM, STORE, TandemPlugin
  *   after the attempt (so a loser learns the holder and epoch).
  * @query: runs one read-only `SELECT` (anything else is refused) with a row
  *   limit and a timeout, and returns the rows as a JSON array of objects.
+ * @read_events: reads back the raw events of @stream kept so far whose
+ *   sequence is above @after_seq, in sequence order, at most @limit of them,
+ *   with their cluster identity and event time: what a node replays after a
+ *   restart on top of its restored snapshots.  Runs on the caller's thread
+ *   (it may block) on a connection of its own.
  *
  * Stores write raw events (the `EVENT_STORE`) and plan outputs (the
  * `PROCESSED_DATA_STORE`) to a database.  Only the active node writes.
@@ -125,9 +130,14 @@ struct _TandemStoreClass {
 				   TandemLease *lease,
 				   GError **error);
 	char *(*query) (TandemStore *self, const char *sql, guint row_limit, guint timeout_ms, GError **error);
+	GPtrArray *(*read_events) (TandemStore *self,
+				   TandemStreamDefinition *stream,
+				   guint64 after_seq,
+				   guint limit,
+				   GError **error);
 
 	/*< private >*/
-	gpointer padding[10];
+	gpointer padding[9];
 };
 
 TANDEM_AVAILABLE_IN_ALL
@@ -167,5 +177,11 @@ char *tandem_store_query (TandemStore *self,
 			  guint row_limit,
 			  guint timeout_ms,
 			  GError **error);
+TANDEM_AVAILABLE_IN_ALL
+GPtrArray *tandem_store_read_events (TandemStore *self,
+				     TandemStreamDefinition *stream,
+				     guint64 after_seq,
+				     guint limit,
+				     GError **error);
 
 G_END_DECLS

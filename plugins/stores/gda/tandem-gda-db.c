@@ -44,6 +44,7 @@ struct _TandemGdaStmt {
 	guint n_params;
 	GValue *values;
 	char (*scratch)[SCRATCH_SIZE];
+	GdaBinary *binaries; /* for tandem_gda_stmt_set_binary() */
 };
 
 static const char *const provider_names[] = { "SQLite", "MySQL", "PostgreSQL" };
@@ -419,6 +420,7 @@ tandem_gda_stmt_free (TandemGdaStmt *self)
 		g_value_unset (&self->values[i]);
 	g_free (self->values);
 	g_free (self->scratch);
+	g_free (self->binaries);
 	g_free (self->sql);
 	g_free (self);
 }
@@ -561,6 +563,20 @@ tandem_gda_stmt_set_string (TandemGdaStmt *self, guint i, const char *value)
 	set_text (self, i, value);
 }
 
+void
+tandem_gda_stmt_set_binary (TandemGdaStmt *self, guint i, const guint8 *data, gsize length)
+{
+	GValue *value = value_of_type (self, i, GDA_TYPE_BINARY);
+
+	/* a GdaBinary of ours, pointing at the caller's data: nothing copied,
+	 * nothing freed with the value */
+	if (self->binaries == NULL)
+		self->binaries = g_new0 (GdaBinary, self->n_params);
+	self->binaries[i].data = (guchar *) data;
+	self->binaries[i].binary_length = (glong) length;
+	g_value_set_static_boxed (value, &self->binaries[i]);
+}
+
 gint
 tandem_gda_stmt_exec (GdaConnection *cnc, TandemGdaStmt *self, GError **error)
 {
@@ -579,6 +595,14 @@ GdaDataModel *
 tandem_gda_stmt_select (GdaConnection *cnc, TandemGdaStmt *self, GError **error)
 {
 	return gda_connection_statement_execute_select (cnc, self->statement, self->set, error);
+}
+
+GdaDataModel *
+tandem_gda_stmt_select_typed (GdaConnection *cnc, TandemGdaStmt *self, GType *col_types, GError **error)
+{
+	return gda_connection_statement_execute_select_full (cnc, self->statement, self->set,
+							     GDA_STATEMENT_MODEL_RANDOM_ACCESS,
+							     col_types, error);
 }
 
 /* --- reading values -------------------------------------------------------- */

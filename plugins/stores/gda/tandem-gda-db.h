@@ -99,11 +99,20 @@ void tandem_gda_stmt_set_double (TandemGdaStmt *stmt, guint i, double value);
 void tandem_gda_stmt_set_bool (TandemGdaStmt *stmt, guint i, gboolean value);
 /* @value must stay valid until the statement has run */
 void tandem_gda_stmt_set_string (TandemGdaStmt *stmt, guint i, const char *value);
+/* binary data for a BLOB, BYTEA or LONGBLOB column, read in place: @data
+ * must stay valid until the statement has run */
+void tandem_gda_stmt_set_binary (TandemGdaStmt *stmt, guint i, const guint8 *data, gsize length);
 
 /* Returns the number of rows changed, or -1 with @error set. */
 
 gint tandem_gda_stmt_exec (GdaConnection *cnc, TandemGdaStmt *stmt, GError **error);
 GdaDataModel *tandem_gda_stmt_select (GdaConnection *cnc, TandemGdaStmt *stmt, GError **error);
+/* A random-access result whose columns have the types of @col_types (an
+ * array ending with G_TYPE_NONE, 0 for the provider's choice) */
+GdaDataModel *tandem_gda_stmt_select_typed (GdaConnection *cnc,
+					    TandemGdaStmt *stmt,
+					    GType *col_types,
+					    GError **error);
 /* Drops what @cnc prepared for @stmt (MySQL keeps a server-side statement
  * for each one until the connection closes). */
 void tandem_gda_stmt_forget (GdaConnection *cnc, TandemGdaStmt *stmt);

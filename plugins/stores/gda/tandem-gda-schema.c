@@ -816,3 +816,60 @@ tandem_gda_schema_node_leave (TandemGdaProvider provider, GError **error)
 			     "WHERE node_id = ##p0::string::null AND instance = ##p1::string::null",
 			     2, error);
 }
+
+/* --- reading events back ----------------------------------------------------- */
+
+/* SELECT epoch, seq, event_ts and the attributes of @stream (in definition
+ * order; NULL for one the table lacks) from its events table, for seq above
+ * p0, in seq order, at most @limit rows; NULL without error when the store
+ * has no table for @stream. */
+char *
+tandem_gda_schema_events_select (GdaConnection *cnc,
+				 TandemGdaProvider provider,
+				 TandemStreamDefinition *stream,
+				 guint limit,
+				 GError **error)
+{
+	g_auto (MetaRow) meta = { 0 };
+	g_autoptr (GHashTable) columns = NULL;
+	g_autoptr (GString) sql = NULL;
+	g_autofree char *quoted = NULL;
+
+	if (!lookup_meta (cnc, provider, "events", "", tandem_stream_definition_get_id (stream), &meta,
+			  error)) {
+		g_prefix_error (error, "cannot read tandem_tables: ");
+		return NULL;
+	}
+	if (meta.name == NULL)
+		return NULL;
+	columns = existing_columns (cnc, provider, meta.name, error);
+	if (columns == NULL) {
+		g_prefix_error (error, "cannot read the columns of %s: ", meta.name);
+		return NULL;
+	}
+	if (g_hash_table_size (columns) == 0)
+		return NULL;
+	sql = g_string_new ("SELECT ");
+	for (guint i = 0; i < G_N_ELEMENTS (event_columns); i++)
+		append_column (sql, provider, event_columns[i], NULL, ", ");
+	for (guint i = 0; i < tandem_stream_definition_get_n_attributes (stream); i++) {
+		g_autofree char *column = attribute_column (
+			TANDEM_GDA_TABLE_EVENTS, tandem_stream_definition_get_attribute_name (stream, i));
+		g_autofree char *lower = g_ascii_strdown (column, -1);
+
+		if (g_hash_table_contains (columns, lower))
+			append_column (sql, provider, column, NULL, ", ");
+		else
+			g_string_append (sql, "NULL, ");
+	}
+	quoted = tandem_gda_quote (provider, meta.name);
+	g_string_truncate (sql, sql->len - 2);
+	g_string_append_printf (sql, " FROM %s WHERE ", quoted);
+	append_column (sql, provider, "seq", NULL, " > ");
+	g_string_append (sql, provider == TANDEM_GDA_MYSQL ? "CAST(##p0::string::null AS SIGNED)"
+							     : "##p0::string::null");
+	g_string_append (sql, " ORDER BY ");
+	append_column (sql, provider, "seq", NULL, "");
+	g_string_append_printf (sql, " LIMIT %u", limit);
+	return g_string_free (g_steal_pointer (&sql), FALSE);
+}

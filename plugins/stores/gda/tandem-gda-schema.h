@@ -60,6 +60,15 @@ TandemGdaStmt *tandem_gda_schema_node_heartbeat (TandemGdaProvider provider, GEr
 /* p0 node_id, p1 instance */
 TandemGdaStmt *tandem_gda_schema_node_leave (TandemGdaProvider provider, GError **error);
 
+/* Reading events back: the columns are epoch, seq, event_ts, node_id, then
+ * one per attribute of @stream; p0 is the seq to read after.  NULL without
+ * error when the store has no table for @stream. */
+char *tandem_gda_schema_events_select (GdaConnection *cnc,
+				       TandemGdaProvider provider,
+				       TandemStreamDefinition *stream,
+				       guint limit,
+				       GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TandemGdaTable, tandem_gda_table_free)
 
 G_END_DECLS

@@ -30,6 +30,7 @@
 
 #include "tandem-gda-db.h"
 #include "tandem-gda-query.h"
+#include "tandem-gda-read.h"
 #include "tandem-gda-schema.h"
 #include "tandem-gda-store.h"
 #include "tandem-gda-writer.h"
@@ -727,6 +728,31 @@ tandem_gda_store_query (TandemStore *store,
 	return json;
 }
 
+static GPtrArray *
+tandem_gda_store_read_events (TandemStore *store,
+			      TandemStreamDefinition *stream,
+			      guint64 after_seq,
+			      guint limit,
+			      GError **error)
+{
+	TandemGdaStore *self = TANDEM_GDA_STORE (store);
+	TandemGdaParams params;
+	GPtrArray *events;
+
+	if (!(tandem_store_get_role (store) & TANDEM_STORE_ROLE_EVENTS)) {
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
+			     "store %s does not keep events (role)", store_name (self));
+		return NULL;
+	}
+	if (!resolve_params (self, &params, error))
+		return NULL;
+	events = tandem_gda_read_events (&params, stream, after_seq, limit, error);
+	tandem_gda_params_clear (&params);
+	if (events == NULL)
+		g_prefix_error (error, "store %s: ", store_name (self));
+	return events;
+}
+
 /* --- GObject ---------------------------------------------------------------------- */
 
 static void
@@ -916,6 +942,7 @@ tandem_gda_store_class_init (TandemGdaStoreClass *klass)
 	store_class->register_node = tandem_gda_store_register_node;
 	store_class->acquire_lease = tandem_gda_store_acquire_lease;
 	store_class->query = tandem_gda_store_query;
+	store_class->read_events = tandem_gda_store_read_events;
 
 	props[PROP_PROVIDER] =
 		g_param_spec_string ("provider", NULL,
