@@ -20,11 +20,13 @@
 #include "tandem-log.h"
 #include "tandem-node.h"
 #include "tandem-pipeline.h"
+#include "tandem-persistence.h"
 #include "tandem-plugin.h"
 #include "tandem-plugin-registry.h"
 #include "tandem-receiver.h"
 #include "tandem-store.h"
 #include "tandem-ha.h"
+#include "tandem-ha-replication.h"
 #include "tandem-membership-private.h"
 
 /**
@@ -49,6 +51,14 @@
  * 4. tandem_node_stop() stops them in the reverse order.
  */
 
+/* what a client gets while the active hands over (503, Retry-After) */
+#define SWITCHOVER_BUSY "switchover in progress: retry"
+/* how long the active waits for the passive to hold every event */
+#define SWITCHOVER_DRAIN_MS 5000
+/* how long it waits, after that, for the outputs to be published and
+ * committed, so that the new active does not publish them again */
+#define SWITCHOVER_PUBLISH_MS 1000
+
 struct _TandemNode {
 	GObject parent_instance;
 
@@ -66,6 +76,7 @@ struct _TandemNode {
 
 	GPtrArray *plugins; /* of TandemPlugin, in start order */
 	TandemPipeline *pipeline;
+	TandemPersistence *persistence; /* [persistence] and the persisters */
 
 	/* HA: with a [membership.NAME] section */
 	TandemHaConfig ha_config;
@@ -74,7 +85,16 @@ struct _TandemNode {
 	TandemStore *arbiter_store;   /* unowned: in plugins */
 	GBytes *cluster_key;
 	TandemHa *ha;
+	TandemReplication *replication;
 	gint64 publish_until_us;      /* G_MAXINT64 without HA */
+	/* switchover (tandem_node_switchover_async()) */
+	GTask *switchover;
+	gboolean draining; /* new batches are refused until it hands over */
+	char *switchover_to;
+	guint64 switchover_last;
+	gint64 switchover_deadline;
+	gint64 switchover_drained_at;
+	guint switchover_source;
 	gboolean configured;
 	gboolean started;
 	int lock_fd;
@@ -122,6 +142,7 @@ tandem_node_finalize (GObject *object)
 	if (self->lock_fd >= 0)
 		g_close (self->lock_fd, NULL);
 	g_clear_pointer (&self->ha, tandem_ha_free);
+	g_clear_pointer (&self->persistence, tandem_persistence_free);
 	g_clear_pointer (&self->pipeline, tandem_pipeline_free);
 	tandem_ha_config_clear (&self->ha_config);
 	g_clear_pointer (&self->cluster_key, g_bytes_unref);
@@ -265,11 +286,14 @@ tandem_node_class_init (TandemNodeClass *klass)
 	plugin_key_enabled = g_param_spec_boolean ("enabled", NULL, NULL, TRUE, G_PARAM_READWRITE);
 }
 
+static gboolean node_may_persist (gpointer data);
+
 static void
 tandem_node_init (TandemNode *self)
 {
 	self->plugins = g_ptr_array_new_with_free_func (g_object_unref);
 	self->pipeline = tandem_pipeline_new ();
+	self->persistence = tandem_persistence_new (self, self->pipeline, node_may_persist, self);
 	self->log_level = TANDEM_LOG_LEVEL_MESSAGE;
 	self->cluster_name = g_strdup ("tandem");
 	self->lock_fd = -1;
@@ -742,6 +766,8 @@ tandem_node_configure (TandemNode *self, GError **error)
 			configure_cluster_section (self, section, errors);
 		} else if (g_strcmp0 (name, "engine") == 0) {
 			/* configured above */
+		} else if (g_strcmp0 (name, "persistence") == 0) {
+			tandem_persistence_configure (self->persistence, section, errors);
 		} else if (g_strcmp0 (name, "api") == 0) {
 			/* tandemd's REST API: the daemon reads and checks it */
 			continue;
@@ -750,7 +776,7 @@ tandem_node_configure (TandemNode *self, GError **error)
 		} else {
 			g_autofree char *where = tandem_config_section_describe_key (section, NULL);
 			g_autofree char *message =
-				g_strdup_printf ("%s: unknown section, ignored (known: [node], [cluster], [engine], [api], "
+				g_strdup_printf ("%s: unknown section, ignored (known: [node], [cluster], [engine], [persistence], [api], "
 						 "[receiver.NAME], [store.NAME], [membership.NAME], [persister.NAME])",
 						 where);
 
@@ -1052,6 +1078,8 @@ register_in_store (TandemNode *self, TandemPlugin *plugin, GError **error)
 }
 
 static void set_not_active_error (TandemNode *self, GError **error);
+typedef struct _SwitchoverResult SwitchoverResult;
+static void switchover_done (TandemNode *self, SwitchoverResult *result, GError *error);
 
 /* HA: the node may publish and acknowledge until @until_us */
 static void
@@ -1067,6 +1095,75 @@ static gboolean
 may_publish (TandemNode *self)
 {
 	return g_get_monotonic_time () < __atomic_load_n (&self->publish_until_us, __ATOMIC_ACQUIRE);
+}
+
+/* HA: the replication follows the role */
+static void
+on_role (const char *state, guint64 epoch, const char *active_node, gpointer user_data)
+{
+	TandemNode *self = user_data;
+
+	if (self->replication == NULL)
+		return;
+	if (g_strcmp0 (state, "active") == 0)
+		tandem_replication_become_active (self->replication, epoch);
+	else if ((g_strcmp0 (state, "passive") == 0 || g_strcmp0 (state, "syncing") == 0) && active_node != NULL)
+		tandem_replication_become_passive (self->replication, active_node);
+	else if (g_strcmp0 (state, "passive") != 0)
+		tandem_replication_become_idle (self->replication);
+}
+
+/* HA, on a passive: the active offers its lease (switchover).  Take it only
+ * when this node follows the active and holds every event it sequenced. */
+static gboolean
+on_handover (const char *from_node, JsonObject *body, char **reason, gpointer user_data)
+{
+	TandemNode *self = user_data;
+	guint64 last = (guint64) json_object_get_int_member_with_default (body, "last_seq", 0);
+	guint64 published = (guint64) json_object_get_int_member_with_default (body, "published_seq", 0);
+
+	if (self->replication == NULL || !tandem_replication_can_forward (self->replication)) {
+		*reason = g_strdup_printf ("%s does not follow %s", self->id, from_node);
+		return FALSE;
+	}
+	if (tandem_pipeline_get_last_seq (self->pipeline) < last) {
+		*reason = g_strdup_printf ("%s holds the events up to seq %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT,
+					   self->id, tandem_pipeline_get_last_seq (self->pipeline), last);
+		return FALSE;
+	}
+	/* what the old active published is not published again */
+	tandem_replication_note_published (self->replication, from_node, published);
+	return TRUE;
+}
+
+/* HA: the replication holds the active's state: a syncing node is passive */
+static void
+on_synced (gpointer user_data)
+{
+	TandemNode *self = user_data;
+
+	if (self->ha != NULL)
+		tandem_ha_sync_done (self->ha);
+}
+
+static void
+ingest_for_replication (const char *stream,
+			GPtrArray *events,
+			const char *const *event_ids,
+			const char *idempotency_key,
+			GAsyncReadyCallback callback,
+			gpointer callback_data,
+			gpointer user_data)
+{
+	tandem_node_ingest_async (TANDEM_NODE (user_data), stream, events, event_ids, idempotency_key, NULL, callback,
+				  callback_data);
+}
+
+static gboolean
+ingest_for_replication_finish (GAsyncResult *result, guint64 *first_seq, guint *n_new, GError **error)
+{
+	return tandem_node_ingest_finish (TANDEM_NODE (g_task_get_source_object (G_TASK (result))), result, first_seq,
+					  n_new, error);
 }
 
 /**
@@ -1105,6 +1202,10 @@ tandem_node_start (TandemNode *self, GError **error)
 		const char *kind = tandem_plugin_kind_to_string (tandem_plugin_get_kind (plugin));
 		g_autoptr(GError) local_error = NULL;
 
+		/* the plans' state from the persisters (and the event store),
+		 * once they run and before membership and receivers do */
+		if (start_rank (plugin) > 1 /* stores 0, persisters 1 */)
+			tandem_persistence_restore (self->persistence);
 		g_message ("Starting [%s.%s] (plugin %s)", kind, tandem_plugin_get_name (plugin),
 			   tandem_plugin_get_plugin_name (plugin));
 		if (TANDEM_IS_MEMBERSHIP (plugin)) {
@@ -1134,11 +1235,24 @@ tandem_node_start (TandemNode *self, GError **error)
 			return FALSE;
 		}
 	}
+	tandem_persistence_restore (self->persistence);
 	self->started = TRUE;
+	tandem_persistence_start (self->persistence);
 	if (self->membership != NULL) {
 		self->ha = tandem_ha_new (&self->ha_config, self->cluster_name, self->id,
 					  tandem_pipeline_get_incarnation (self->pipeline), self->membership,
 					  self->arbiter_store, self->witness, self->state_dir, on_publish, self, NULL);
+		if (!self->witness) {
+			self->replication = tandem_replication_new (self->pipeline, stores,
+								    tandem_membership_get_channel (self->membership),
+								    self->ha_config.ack_local ? TANDEM_ACK_LOCAL
+											       : TANDEM_ACK_REPLICATED);
+			tandem_replication_set_ingest (self->replication, ingest_for_replication,
+						       ingest_for_replication_finish, self);
+			tandem_replication_set_synced_func (self->replication, on_synced, self);
+			tandem_ha_set_role_func (self->ha, on_role, self);
+			tandem_ha_set_handover_func (self->ha, on_handover, self);
+		}
 		tandem_ha_start (self->ha);
 	}
 	return TRUE;
@@ -1159,17 +1273,24 @@ tandem_node_stop (TandemNode *self)
 	if (!self->started)
 		return;
 	self->started = FALSE;
+	if (self->switchover_source != 0)
+		switchover_done (self, NULL,
+				 g_error_new_literal (TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is stopping"));
 	/* receivers first, so that nothing new arrives; then the engine
 	 * processes everything they accepted and hands it to the stores;
 	 * then the rest, in reverse start order */
 	stop_plugins (self, self->plugins->len, TANDEM_TYPE_RECEIVER);
 	tandem_pipeline_stop (self->pipeline);
+	/* the last snapshot, while this node still knows whether it is
+	 * active and its persisters run */
+	tandem_persistence_stop (self->persistence);
 	/* then step down (the lease is released) and say goodbye, so that
 	 * the other node takes over at once */
 	if (self->ha != NULL) {
 		tandem_ha_stop (self->ha, "the node is stopping");
 		g_clear_pointer (&self->ha, tandem_ha_free);
 	}
+	g_clear_pointer (&self->replication, tandem_replication_free);
 	if (self->membership != NULL)
 		tandem_membership_close_channel (self->membership, "stopping");
 	stop_plugins (self, self->plugins->len, G_TYPE_INVALID);
@@ -1217,7 +1338,7 @@ gboolean
 tandem_node_is_accepting (TandemNode *self)
 {
 	g_return_val_if_fail (TANDEM_IS_NODE (self), FALSE);
-	return self->started && may_publish (self) && tandem_pipeline_is_accepting (self->pipeline);
+	return tandem_node_check_accepting (self, NULL);
 }
 
 /**
@@ -1241,7 +1362,12 @@ tandem_node_check_accepting (TandemNode *self, GError **error)
 		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is not running");
 		return FALSE;
 	}
-	if (!may_publish (self)) {
+	if (self->draining) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, SWITCHOVER_BUSY);
+		return FALSE;
+	}
+	if (!may_publish (self) &&
+	    !(self->replication != NULL && tandem_replication_can_forward (self->replication))) {
 		set_not_active_error (self, error);
 		return FALSE;
 	}
@@ -1352,6 +1478,16 @@ tandem_node_ingest (TandemNode *self,
 		set_not_active_error (self, error);
 		return FALSE;
 	}
+	if (self->draining) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, SWITCHOVER_BUSY);
+		return FALSE;
+	}
+	if (!tandem_node_acks_at_acceptance (self)) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
+				     "this node acknowledges once the passive holds the events: use "
+				     "tandem_node_ingest_async()");
+		return FALSE;
+	}
 	if (!tandem_pipeline_ingest (self->pipeline, stream, events, event_ids, idempotency_key, &first, &n, error))
 		return FALSE;
 	if (first_seq != NULL)
@@ -1365,6 +1501,57 @@ typedef struct {
 	guint64 first_seq;
 	guint n_new;
 } IngestResult;
+
+/* the passive holds the events: the client may be told */
+static void
+replicated_cb (GObject *source, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	IngestResult *result = g_object_steal_data (G_OBJECT (res), "tandem-result");
+
+	(void) source;
+	g_task_return_pointer (task, result, g_free);
+}
+
+/* the active answered a forwarded batch */
+static void
+forwarded_cb (GObject *source, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	g_autoptr(GError) error = NULL;
+	TandemReplicationForwarded *fw = g_task_propagate_pointer (G_TASK (res), &error);
+	IngestResult *result;
+
+	(void) source;
+	if (fw == NULL) {
+		g_task_return_error (task, g_steal_pointer (&error));
+		return;
+	}
+	result = g_new0 (IngestResult, 1);
+	result->first_seq = fw->first_seq;
+	result->n_new = fw->n_new;
+	g_free (fw);
+	g_task_return_pointer (task, result, g_free);
+}
+
+/**
+ * tandem_node_acks_at_acceptance:
+ * @self: a #TandemNode
+ *
+ * Whether tandem_node_ingest() may be used: a node acknowledges at
+ * acceptance unless it is the active node of a cluster whose passive must
+ * hold events before they are acknowledged (`[cluster] ack = replicated`,
+ * the default), or a passive node that forwards events to the active.
+ * Receivers use tandem_node_ingest_async() otherwise.
+ *
+ * Returns: %TRUE if an acknowledgement may follow acceptance at once
+ */
+gboolean
+tandem_node_acks_at_acceptance (TandemNode *self)
+{
+	g_return_val_if_fail (TANDEM_IS_NODE (self), TRUE);
+	return self->replication == NULL || !tandem_replication_must_wait (self->replication);
+}
 
 /**
  * tandem_node_ingest_async:
@@ -1405,11 +1592,45 @@ tandem_node_ingest_async (TandemNode *self,
 
 	task = g_task_new (self, cancellable, callback, user_data);
 	g_task_set_source_tag (task, tandem_node_ingest_async);
+	if (self->started && self->replication != NULL && !may_publish (self) &&
+	    tandem_replication_can_forward (self->replication)) {
+		/* a passive hands the batch to the active, which answers once
+		 * it is sequenced and held by both nodes */
+		GTask *inner = g_task_new (self, NULL, forwarded_cb, g_object_ref (task));
+
+		tandem_replication_forward (self->replication, stream, events, event_ids, idempotency_key, inner);
+		g_object_unref (inner);
+		return;
+	}
+	if (self->started && self->draining) {
+		/* a switchover drains: also what the passive forwards */
+		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_BUSY, SWITCHOVER_BUSY);
+		return;
+	}
 	result = g_new0 (IngestResult, 1);
-	if (!tandem_node_ingest (self, stream, events, event_ids, idempotency_key, &result->first_seq,
-				 &result->n_new, &error)) {
+	if (!self->started || !may_publish (self)) {
+		g_free (result);
+		if (!self->started)
+			g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is not running");
+		else {
+			set_not_active_error (self, &error);
+			g_task_return_error (task, g_steal_pointer (&error));
+		}
+		return;
+	}
+	if (!tandem_pipeline_ingest (self->pipeline, stream, events, event_ids, idempotency_key, &result->first_seq,
+				     &result->n_new, &error)) {
 		g_free (result);
 		g_task_return_error (task, g_steal_pointer (&error));
+		return;
+	}
+	if (self->replication != NULL && tandem_replication_must_wait (self->replication)) {
+		guint64 last = result->n_new > 0 ? result->first_seq + result->n_new - 1 : result->first_seq;
+		GTask *inner = g_task_new (self, NULL, replicated_cb, g_object_ref (task));
+
+		g_object_set_data_full (G_OBJECT (inner), "tandem-result", result, g_free);
+		tandem_replication_wait (self->replication, last, inner);
+		g_object_unref (inner);
 		return;
 	}
 	g_task_return_pointer (task, result, g_free);
@@ -1457,7 +1678,16 @@ tandem_node_ingest_finish (TandemNode *self, GAsyncResult *result, guint64 *firs
  * With HA, also `holder` (this node's lease holder string), `arbiter` and
  * `publishing`; each member has `node_id`, `address`, `role`, `state`,
  * `epoch` and `last_heartbeat_ms_ago`; the lease has `holder`,
- * `holder_incarnation`, `epoch` and `expires_in_ms`.
+ * `holder_incarnation`, `epoch` and `expires_in_ms`.  `persistence` (an
+ * object) tells the snapshots: `enabled`, `tenant`, `interval_s`,
+ * `persisting` (whether this node persists now), `in_progress`,
+ * `last_success_ms` and `last_success_seq` (null before the first),
+ * `last_attempt_ms`, `last_error` (null after a success), `last_error_ms`,
+ * `last_duration_ms`, `last_bytes`, `runs`, `failures`, `persisters` (one
+ * object each: `name`, `last_success_ms`, `last_success_seq`,
+ * `last_error`) and `restore` (what the start restored: `plans_restored`,
+ * `snapshot_seq`, `replayed_events`, `replayed_seqs`, `replayed_from`,
+ * `unrecovered`); docs/persistence.md has the details.
  *
  * Returns: (transfer full): a JSON object node
  */
@@ -1475,6 +1705,8 @@ tandem_node_dup_status (TandemNode *self)
 	json_builder_add_string_value (builder, self->cluster_name);
 	if (self->ha != NULL) {
 		tandem_ha_add_status (self->ha, builder);
+		if (self->replication != NULL)
+			tandem_replication_add_status (self->replication, builder);
 	} else {
 		json_builder_set_member_name (builder, "state");
 		json_builder_add_string_value (builder, self->started ? "standalone" : "stopped");
@@ -1494,6 +1726,7 @@ tandem_node_dup_status (TandemNode *self)
 	json_builder_add_int_value (builder, (gint64) tandem_pipeline_get_last_seq (self->pipeline));
 	json_builder_set_member_name (builder, "events_processed");
 	json_builder_add_int_value (builder, (gint64) tandem_pipeline_get_processed (self->pipeline));
+	tandem_persistence_add_status (self->persistence, builder);
 	json_builder_end_object (builder);
 	return json_builder_get_root (builder);
 }
@@ -1513,4 +1746,365 @@ tandem_node_set_witness (TandemNode *self, gboolean witness)
 	g_return_if_fail (TANDEM_IS_NODE (self));
 	g_return_if_fail (!self->configured);
 	self->witness = witness;
+}
+
+/**
+ * tandem_node_dup_state_digest:
+ * @self: a running #TandemNode
+ * @error: return location for a #GError
+ *
+ * Takes the state of every plan at one seq (on the engine thread, between
+ * two batches) and returns `{"seq": S, "plans": {"NAME": "SHA-256 of its
+ * snapshot", ...}}`: the two nodes of a cluster that processed the same
+ * events show the same digests.
+ *
+ * Returns: (transfer full) (nullable): a JSON object node, or %NULL
+ */
+JsonNode *
+tandem_node_dup_state_digest (TandemNode *self, GError **error)
+{
+	g_autoptr(JsonBuilder) builder = json_builder_new ();
+	g_autoptr(GPtrArray) states = NULL;
+	guint64 seq = 0;
+
+	g_return_val_if_fail (TANDEM_IS_NODE (self), NULL);
+
+	if (!self->started) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is not running");
+		return NULL;
+	}
+	states = tandem_pipeline_snapshot (self->pipeline, &seq, error);
+	if (states == NULL)
+		return NULL;
+	json_builder_begin_object (builder);
+	json_builder_set_member_name (builder, "seq");
+	json_builder_add_int_value (builder, (gint64) seq);
+	json_builder_set_member_name (builder, "plans");
+	json_builder_begin_object (builder);
+	for (guint i = 0; i < states->len; i++) {
+		TandemPipelineState *st = g_ptr_array_index (states, i);
+		g_autofree char *digest = g_compute_checksum_for_bytes (G_CHECKSUM_SHA256, st->state);
+
+		json_builder_set_member_name (builder, st->plan);
+		json_builder_add_string_value (builder, digest);
+	}
+	json_builder_end_object (builder);
+	json_builder_end_object (builder);
+	return json_builder_get_root (builder);
+}
+
+/* --- persistence ------------------------------------------------------------ */
+
+/* only a node that may publish persists (unless [persistence] passive) */
+static gboolean
+node_may_persist (gpointer data)
+{
+	return may_publish (TANDEM_NODE (data));
+}
+
+/**
+ * tandem_node_persist_async:
+ * @self: a running #TandemNode
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called once every persister holds the snapshots, or failed
+ * @user_data: data for @callback
+ *
+ * Takes a snapshot of every plan at one point of the sequence (on the
+ * engine thread, between two batches) and saves it with every persister
+ * (`[persister.NAME]`), as the periodic snapshots do, without waiting for
+ * the interval: `POST /api/v1/persist` and `tandemctl persist` call it.
+ * Only a node that may persist does (the active one, or a standalone node,
+ * or any node with `[persistence] passive = true`); a run already in
+ * progress is followed by a new one.
+ */
+void
+tandem_node_persist_async (TandemNode *self,
+			   GCancellable *cancellable,
+			   GAsyncReadyCallback callback,
+			   gpointer user_data)
+{
+	g_return_if_fail (TANDEM_IS_NODE (self));
+
+	if (!self->started) {
+		g_autoptr(GTask) task = g_task_new (self, cancellable, callback, user_data);
+
+		g_task_set_source_tag (task, tandem_persistence_persist_async);
+		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is not running");
+		return;
+	}
+	tandem_persistence_persist_async (self->persistence, self, cancellable, callback, user_data);
+}
+
+/**
+ * tandem_node_persist_finish:
+ * @self: a #TandemNode
+ * @result: the #GAsyncResult given to the callback
+ * @seq: (out) (optional): the last input sequence the snapshots include
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if every persister saved every plan; %FALSE with
+ *   %TANDEM_ERROR_NOT_SUPPORTED when no persister is configured,
+ *   %TANDEM_ERROR_BUSY when the node is not running or may not persist,
+ *   or %TANDEM_ERROR_FAILED naming each persister that failed (the others
+ *   saved their snapshots)
+ */
+gboolean
+tandem_node_persist_finish (TandemNode *self, GAsyncResult *result, guint64 *seq, GError **error)
+{
+	g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+	return tandem_persistence_persist_finish (result, seq, error);
+}
+
+/* --- switchover --------------------------------------------------------------- */
+
+struct _SwitchoverResult {
+	char *active;
+	guint64 epoch;
+};
+
+static void
+switchover_result_free (SwitchoverResult *result)
+{
+	g_free (result->active);
+	g_free (result);
+}
+
+/* Ends the switchover under way: with @result (taken) or @error (taken) */
+static void
+switchover_done (TandemNode *self, SwitchoverResult *result, GError *error)
+{
+	g_autoptr(GTask) task = g_steal_pointer (&self->switchover);
+
+	self->draining = FALSE;
+	if (self->switchover_source != 0) {
+		g_source_remove (self->switchover_source);
+		self->switchover_source = 0;
+	}
+	g_clear_pointer (&self->switchover_to, g_free);
+	if (task == NULL) {
+		if (result != NULL)
+			switchover_result_free (result);
+		g_clear_error (&error);
+		return;
+	}
+	if (error != NULL) {
+		g_message ("Switchover: failed: %s", error->message);
+		g_task_return_error (task, error);
+	} else {
+		g_task_return_pointer (task, result, (GDestroyNotify) switchover_result_free);
+	}
+}
+
+static void
+on_handed_over (GObject *source, GAsyncResult *res, gpointer data)
+{
+	TandemNode *self = data;
+	GError *error = NULL;
+	SwitchoverResult *result;
+	guint64 epoch = 0;
+
+	(void) source;
+	if (!tandem_ha_hand_over_finish (self->ha, res, &epoch, &error)) {
+		switchover_done (self, NULL, error);
+		return;
+	}
+	result = g_new0 (SwitchoverResult, 1);
+	result->active = g_strdup (self->switchover_to);
+	result->epoch = epoch;
+	g_message ("Switchover: handed over to %s (epoch %" G_GUINT64_FORMAT ")", result->active, epoch);
+	switchover_done (self, result, NULL);
+}
+
+/* While draining: hands over once the passive holds every event (and,
+ * for at most SWITCHOVER_PUBLISH_MS more, once the outputs of all of them
+ * are published and committed) */
+static gboolean
+on_switchover_tick (gpointer data)
+{
+	TandemNode *self = data;
+	gint64 now = g_get_monotonic_time ();
+	const char *passive = NULL;
+	guint64 last = tandem_pipeline_get_last_seq (self->pipeline);
+	guint64 acked = 0;
+	guint64 published = 0;
+	g_autoptr(JsonObject) extra = NULL;
+
+	if (self->ha == NULL || g_strcmp0 (tandem_ha_get_state (self->ha), "active") != 0) {
+		self->switchover_source = 0;
+		switchover_done (self, NULL,
+				 g_error_new (TANDEM_ERROR, TANDEM_ERROR_BUSY,
+					      "this node stopped being active while it drained (%s): "
+					      "switchover aborted",
+					      self->ha != NULL ? tandem_ha_get_state (self->ha) : "stopped"));
+		return G_SOURCE_REMOVE;
+	}
+	passive = tandem_replication_get_in_sync_passive (self->replication);
+	if (g_strcmp0 (passive, self->switchover_to) != 0 ||
+	    !tandem_replication_get_drain_state (self->replication, &acked, &published)) {
+		self->switchover_source = 0;
+		switchover_done (self, NULL,
+				 g_error_new (TANDEM_ERROR, TANDEM_ERROR_BUSY,
+					      "the passive %s is no longer in sync: switchover aborted, this "
+					      "node stays active",
+					      self->switchover_to));
+		return G_SOURCE_REMOVE;
+	}
+	if (acked < last) {
+		if (now < self->switchover_deadline)
+			return G_SOURCE_CONTINUE;
+		self->switchover_source = 0;
+		switchover_done (self, NULL,
+				 g_error_new (TANDEM_ERROR, TANDEM_ERROR_TIMED_OUT,
+					      "the passive %s did not acknowledge every event within %d ms (it "
+					      "holds up to seq %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+					      "): switchover aborted, this node stays active",
+					      self->switchover_to, SWITCHOVER_DRAIN_MS, acked, last));
+		return G_SOURCE_REMOVE;
+	}
+	if (self->switchover_drained_at == 0)
+		self->switchover_drained_at = now;
+	if (published < last && now - self->switchover_drained_at < SWITCHOVER_PUBLISH_MS * 1000)
+		return G_SOURCE_CONTINUE;
+	self->switchover_source = 0;
+	if (published >= last)
+		g_message ("Switchover: %s holds every event up to seq %" G_GUINT64_FORMAT
+			   " and their outputs are published; handing the lease over",
+			   self->switchover_to, last);
+	else
+		g_message ("Switchover: %s holds every event up to seq %" G_GUINT64_FORMAT
+			   "; outputs are published up to seq %" G_GUINT64_FORMAT
+			   " (it publishes the rest); handing the lease over",
+			   self->switchover_to, last, published);
+	extra = json_object_new ();
+	json_object_set_int_member (extra, "last_seq", (gint64) last);
+	json_object_set_int_member (extra, "published_seq", (gint64) MIN (published, last));
+	tandem_ha_hand_over_async (self->ha, self->switchover_to, extra, on_handed_over, self);
+	return G_SOURCE_REMOVE;
+}
+
+/**
+ * tandem_node_switchover_async:
+ * @self: a running #TandemNode, the active node of its cluster
+ * @cancellable: (nullable): a #GCancellable (the switchover goes on; only
+ *   the callback is told)
+ * @callback: called when the other node is active, or when the switchover
+ *   failed
+ * @user_data: data for @callback
+ *
+ * Hands the active role to the in-sync passive node, with nothing lost or
+ * published twice (`tandemctl switchover`, `POST /api/v1/switchover`):
+ *
+ * 1. the node drains: it refuses new batches, its own receivers' and those
+ *    the passive forwards, with %TANDEM_ERROR_BUSY ("switchover in
+ *    progress: retry": receivers answer 503 with Retry-After), until the
+ *    passive holds every event sequenced so far (at most 5 s, then the
+ *    switchover is aborted and the node goes on as the active), and waits
+ *    up to 1 s more for the outputs of those events to be published and
+ *    committed;
+ * 2. it stops publishing and offers its lease to the passive, which takes
+ *    it over at once and continues the sequence;
+ * 3. it follows the new active as its passive.
+ *
+ * The callback runs once the other node says it is active (or this node
+ * follows it), or when the switchover failed.
+ */
+void
+tandem_node_switchover_async (TandemNode *self,
+			      GCancellable *cancellable,
+			      GAsyncReadyCallback callback,
+			      gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	const char *passive;
+
+	g_return_if_fail (TANDEM_IS_NODE (self));
+
+	task = g_task_new (self, cancellable, callback, user_data);
+	g_task_set_source_tag (task, tandem_node_switchover_async);
+	if (!self->started) {
+		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is not running");
+		return;
+	}
+	if (self->ha == NULL || self->replication == NULL) {
+		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
+					 self->witness ? "a witness is never active: there is nothing to hand over"
+						       : "this node runs without a cluster (no [membership.NAME] "
+							 "section): there is nothing to hand over");
+		return;
+	}
+	if (self->switchover != NULL || tandem_ha_is_handing_over (self->ha)) {
+		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
+					 "a switchover is already under way");
+		return;
+	}
+	if (g_strcmp0 (tandem_ha_get_state (self->ha), "active") != 0 || !may_publish (self)) {
+		g_autofree char *active = tandem_ha_dup_active_description (self->ha);
+
+		if (active != NULL)
+			g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
+						 "this node is %s, not active: run the switchover on the active "
+						 "node %s",
+						 tandem_ha_get_state (self->ha), active);
+		else
+			g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
+						 "this node is %s, not active, and no node is active now",
+						 tandem_ha_get_state (self->ha));
+		return;
+	}
+	passive = tandem_replication_get_in_sync_passive (self->replication);
+	if (passive == NULL) {
+		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
+					 "no passive node is in sync with this one (it is down, or still "
+					 "catching up): there is nobody to hand over to");
+		return;
+	}
+	self->switchover = g_steal_pointer (&task);
+	self->draining = TRUE;
+	self->switchover_to = g_strdup (passive);
+	self->switchover_last = tandem_pipeline_get_last_seq (self->pipeline);
+	self->switchover_deadline = g_get_monotonic_time () + SWITCHOVER_DRAIN_MS * 1000;
+	self->switchover_drained_at = 0;
+	g_message ("Switchover: draining: new events are refused until %s holds every event up to seq "
+		   "%" G_GUINT64_FORMAT " (at most %d ms)",
+		   passive, self->switchover_last, SWITCHOVER_DRAIN_MS);
+	self->switchover_source = g_timeout_add (10, on_switchover_tick, self);
+}
+
+/**
+ * tandem_node_switchover_finish:
+ * @self: a #TandemNode
+ * @result: the #GAsyncResult given to the callback
+ * @active_node: (out) (optional) (transfer full): the node id of the new
+ *   active node
+ * @epoch: (out) (optional): its epoch
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if the other node is active now; %FALSE with
+ *   %TANDEM_ERROR_NOT_SUPPORTED when the node cannot hand over (it runs no
+ *   cluster, it is not active, no passive is in sync, a switchover is under
+ *   way), %TANDEM_ERROR_TIMED_OUT when the passive did not acknowledge every
+ *   event in time, or %TANDEM_ERROR_BUSY when the switchover was aborted
+ *   (the node is stopping, it lost its role or its passive, or the other
+ *   node did not take the lease: this node is active again)
+ */
+gboolean
+tandem_node_switchover_finish (TandemNode *self,
+			       GAsyncResult *result,
+			       char **active_node,
+			       guint64 *epoch,
+			       GError **error)
+{
+	SwitchoverResult *r;
+
+	g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+
+	r = g_task_propagate_pointer (G_TASK (result), error);
+	if (r == NULL)
+		return FALSE;
+	if (active_node != NULL)
+		*active_node = g_steal_pointer (&r->active);
+	if (epoch != NULL)
+		*epoch = r->epoch;
+	switchover_result_free (r);
+	return TRUE;
 }

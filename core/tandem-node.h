@@ -55,6 +55,10 @@ gboolean tandem_node_is_accepting (TandemNode *self);
 TANDEM_AVAILABLE_IN_ALL
 gboolean tandem_node_check_accepting (TandemNode *self, GError **error);
 TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_acks_at_acceptance (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+JsonNode *tandem_node_dup_state_digest (TandemNode *self, GError **error);
+TANDEM_AVAILABLE_IN_ALL
 guint64 tandem_node_get_events_processed (TandemNode *self);
 TANDEM_AVAILABLE_IN_ALL
 guint64 tandem_node_get_last_seq (TandemNode *self);
@@ -91,5 +95,23 @@ TANDEM_AVAILABLE_IN_ALL
 void tandem_node_set_witness (TandemNode *self, gboolean witness);
 TANDEM_AVAILABLE_IN_ALL
 const char *tandem_node_get_instance_id (TandemNode *self);
+TANDEM_AVAILABLE_IN_ALL
+void tandem_node_persist_async (TandemNode *self,
+				GCancellable *cancellable,
+				GAsyncReadyCallback callback,
+				gpointer user_data);
+TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_persist_finish (TandemNode *self, GAsyncResult *result, guint64 *seq, GError **error);
+TANDEM_AVAILABLE_IN_ALL
+void tandem_node_switchover_async (TandemNode *self,
+				   GCancellable *cancellable,
+				   GAsyncReadyCallback callback,
+				   gpointer user_data);
+TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_switchover_finish (TandemNode *self,
+					GAsyncResult *result,
+					char **active_node,
+					guint64 *epoch,
+					GError **error);
 
 G_END_DECLS

@@ -32,9 +32,12 @@ typedef struct {
 	GPtrArray *plans; /* plans reading the stream (borrowed) */
 } StreamEntry;
 
+typedef struct _EngineTask EngineTask;
+
 typedef struct {
 	char *stream;
 	GPtrArray *events;
+	EngineTask *task; /* persistence, state sync: work to run between batches */
 } Batch;
 
 typedef struct {
@@ -43,6 +46,18 @@ typedef struct {
 	guint n;
 	gint64 expires;
 } Remembered;
+
+/* What one batch publishes (raw events for the event stores, outputs, the
+ * output log's lines), held until it may go out: a node publishes only what
+ * its lease allows, and, with HA replication, only what the passive holds
+ * too (its input seq is at most the release seq) */
+typedef struct {
+	guint64 last_seq;
+	StreamEntry *entry; /* borrowed */
+	GPtrArray *events;
+	GArray *outputs; /* of TandemStoreOutput */
+	GString *log;
+} Pending;
 
 struct _TandemPipeline {
 	/* configuration */
@@ -81,14 +96,29 @@ struct _TandemPipeline {
 	FILE *output_log;
 	guint64 current_seq;
 	/* HA: outputs are published while g_get_monotonic_time () is below
-	 * this (G_MAXINT64 for a node without HA); read by the engine thread */
+	 * this (G_MAXINT64 for a node without HA) */
 	gint64 publish_until_us;
-	gboolean publishing;	/* for the batch being run */
-	guint64 withheld;	/* events whose outputs were not published */
 	guint current_index;  /* outputs so far of the input being processed */
 	GPtrArray *stores;    /* of TandemStore */
-	GArray *outputs;      /* of TandemStoreOutput, for the stores */
+	Pending *current;     /* what the batch being run publishes */
+	GQueue pending;       /* of Pending, oldest first */
+
+	/* HA, under lock: what may be published, what may be forgotten */
+	guint64 release_seq;   /* publish what has input seq <= this */
+	guint64 discard_seq;   /* forget (never publish) what has input seq <= this */
+	guint64 published_seq; /* everything up to this is published or forgotten */
+	guint64 held_events;   /* events whose outputs wait in pending */
+
+	/* HA: accepted batches go to the replicator (main thread) */
+	TandemPipelineReplicateFunc replicate;
+	gpointer replicate_data;
 };
+
+static void pending_free (Pending *p);
+static gboolean reserve_sequence (TandemPipeline *self, guint64 up_to, GError **error);
+
+/* sequence numbers reserved on disk at a time */
+#define SEQUENCE_BLOCK 100000
 
 static void
 stream_entry_free (StreamEntry *e)
@@ -126,9 +156,9 @@ tandem_pipeline_new (void)
 	self->idempotency_max_keys = 100000;
 	self->epoch = 1;
 	self->publish_until_us = G_MAXINT64;
+	self->release_seq = G_MAXUINT64;
 	self->next_seq = 1;
 	self->stores = g_ptr_array_new_with_free_func (g_object_unref);
-	self->outputs = g_array_new (FALSE, FALSE, sizeof (TandemStoreOutput));
 	g_mutex_init (&self->lock);
 	g_cond_init (&self->cond);
 	return self;
@@ -146,7 +176,7 @@ tandem_pipeline_free (TandemPipeline *self)
 	g_hash_table_unref (self->streams);
 	g_ptr_array_unref (self->plans);
 	g_ptr_array_unref (self->stores);
-	g_array_unref (self->outputs);
+	g_queue_clear_full (&self->pending, (GDestroyNotify) pending_free);
 	g_free (self->output_log_path);
 	g_free (self->sequence_path);
 	g_clear_pointer (&self->main_context, g_main_context_unref);
@@ -333,7 +363,7 @@ write_output (TandemPlan *plan, const char *query, const char *stream, TandemEve
 	TandemPipeline *self = user_data;
 	g_autofree char *data = NULL;
 
-	if (!self->publishing)
+	if (self->current == NULL)
 		return;
 	if (self->stores->len > 0) {
 		TandemStoreOutput out = {
@@ -346,14 +376,14 @@ write_output (TandemPlan *plan, const char *query, const char *stream, TandemEve
 			.event = tandem_event_ref (event),
 		};
 
-		g_array_append_val (self->outputs, out);
+		g_array_append_val (self->current->outputs, out);
 	}
 	self->current_index++;
 	if (self->output_log == NULL)
 		return;
 	data = tandem_event_values_to_json (event);
 	/* names are identifiers: they need no JSON escaping */
-	fprintf (self->output_log,
+	g_string_append_printf (self->current->log,
 		 "{\"plan\":\"%s\",\"query\":\"%s\",\"stream\":\"%s\",\"kind\":\"%s\",\"timestamp\":%" G_GINT64_FORMAT
 		 ",\"seq\":%" G_GUINT64_FORMAT ",\"data\":%s}\n",
 		 tandem_plan_get_name (plan), query, stream,
@@ -377,35 +407,91 @@ relieve_pressure (gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
-/* The raw events of a batch, then the outputs it produced, to every store
- * keeping them.  A store's append blocks while its queue is full: the
- * engine then slows down, the ingest queue fills, and the receivers stop
- * taking events; nothing is dropped. */
 static void
-write_stores (TandemPipeline *self, StreamEntry *entry, Batch *batch)
+pending_free (Pending *p)
+{
+	if (p->events != NULL)
+		g_ptr_array_unref (p->events);
+	for (guint i = 0; i < p->outputs->len; i++)
+		tandem_event_unref (g_array_index (p->outputs, TandemStoreOutput, i).event);
+	g_array_unref (p->outputs);
+	g_string_free (p->log, TRUE);
+	g_free (p);
+}
+
+/* The raw events of a batch, then the outputs it produced, to every store
+ * keeping them, and its lines to the output log.  A store's append blocks
+ * while its queue is full: the engine then slows down, the ingest queue
+ * fills, and the receivers stop taking events; nothing is dropped. */
+static void
+publish (TandemPipeline *self, Pending *p)
 {
 	for (guint i = 0; i < self->stores->len; i++) {
 		TandemStore *store = g_ptr_array_index (self->stores, i);
 		TandemStoreRole role = tandem_store_get_role (store);
 		g_autoptr(GError) error = NULL;
 
-		if ((role & TANDEM_STORE_ROLE_EVENTS) && entry != NULL &&
-		    !tandem_store_append_events (store, entry->def, batch->events, &error)) {
+		if ((role & TANDEM_STORE_ROLE_EVENTS) && p->entry != NULL && p->events != NULL &&
+		    !tandem_store_append_events (store, p->entry->def, p->events, &error)) {
 			g_warning ("[store.%s]: cannot keep events: %s", tandem_plugin_get_name (TANDEM_PLUGIN (store)),
 				   error->message);
 			g_clear_error (&error);
 		}
-		if ((role & TANDEM_STORE_ROLE_OUTPUTS) && self->outputs->len > 0 &&
-		    !tandem_store_append_outputs (store, (const TandemStoreOutput *) self->outputs->data,
-						  self->outputs->len, &error)) {
+		if ((role & TANDEM_STORE_ROLE_OUTPUTS) && p->outputs->len > 0 &&
+		    !tandem_store_append_outputs (store, (const TandemStoreOutput *) (gpointer) p->outputs->data,
+						  p->outputs->len, &error)) {
 			g_warning ("[store.%s]: cannot keep outputs: %s", tandem_plugin_get_name (TANDEM_PLUGIN (store)),
 				   error->message);
 		}
 	}
-	for (guint i = 0; i < self->outputs->len; i++)
-		tandem_event_unref (g_array_index (self->outputs, TandemStoreOutput, i).event);
-	g_array_set_size (self->outputs, 0);
+	if (self->output_log != NULL && p->log->len > 0) {
+		fwrite (p->log->str, 1, p->log->len, self->output_log);
+		fflush (self->output_log);
+	}
 }
+
+/* Publishes what may go out and forgets what was discarded, oldest first;
+ * called on the engine thread with the lock held (it drops it while it
+ * writes). */
+static void
+publish_ready (TandemPipeline *self)
+{
+	Pending *p;
+
+	while ((p = g_queue_peek_head (&self->pending)) != NULL) {
+		gboolean discard = p->last_seq <= self->discard_seq;
+
+		if (!discard && (p->last_seq > self->release_seq ||
+				 g_get_monotonic_time () >= __atomic_load_n (&self->publish_until_us, __ATOMIC_ACQUIRE)))
+			break;
+		g_queue_pop_head (&self->pending);
+		g_mutex_unlock (&self->lock);
+		if (!discard)
+			publish (self, p);
+		g_mutex_lock (&self->lock);
+		self->held_events -= MIN (self->held_events, p->events != NULL ? p->events->len : 0);
+		self->published_seq = MAX (self->published_seq, p->last_seq);
+		pending_free (p);
+		g_cond_broadcast (&self->cond);
+	}
+	if (g_queue_is_empty (&self->pending))
+		self->published_seq = MAX (self->published_seq, self->last_seq);
+}
+
+static gboolean
+can_publish_head (TandemPipeline *self)
+{
+	Pending *p = g_queue_peek_head (&self->pending);
+
+	if (p == NULL)
+		return FALSE;
+	if (p->last_seq <= self->discard_seq)
+		return TRUE;
+	return p->last_seq <= self->release_seq &&
+	       g_get_monotonic_time () < __atomic_load_n (&self->publish_until_us, __ATOMIC_ACQUIRE);
+}
+
+static void run_engine_task (TandemPipeline *self, Batch *batch);
 
 static gpointer
 engine_thread (gpointer data)
@@ -416,36 +502,52 @@ engine_thread (gpointer data)
 		Batch *batch;
 		StreamEntry *entry;
 		gboolean relieve;
+		guint64 first = 0;
 
 		g_mutex_lock (&self->lock);
-		while (g_queue_is_empty (&self->batches) && !self->stopping)
-			g_cond_wait (&self->cond, &self->lock);
+		for (;;) {
+			publish_ready (self);
+			if (!g_queue_is_empty (&self->batches) || self->stopping)
+				break;
+			/* a lease deadline passing needs no wake-up: nothing
+			 * becomes publishable by it */
+			if (!can_publish_head (self))
+				g_cond_wait (&self->cond, &self->lock);
+		}
 		batch = g_queue_pop_head (&self->batches);
 		if (batch == NULL) {
+			guint n = 0;
+
+			for (GList *l = self->pending.head; l != NULL; l = l->next)
+				n += ((Pending *) l->data)->events != NULL ? ((Pending *) l->data)->events->len : 0;
+			if (n > 0)
+				g_message ("The outputs of %u events were not published: this node was not "
+					   "active, or its passive did not confirm them",
+					   n);
 			g_mutex_unlock (&self->lock);
 			break;
+		}
+		if (batch->task != NULL) {
+			/* a snapshot, restore or replay (see the end of the file) */
+			run_engine_task (self, batch);
+			continue;
 		}
 		self->busy = TRUE;
 		g_mutex_unlock (&self->lock);
 
 		entry = g_hash_table_lookup (self->streams, batch->stream);
-		/* a node that may not publish (passive, fenced) still runs its
-		 * plans, but what they produce goes nowhere */
-		self->publishing = g_get_monotonic_time () < __atomic_load_n (&self->publish_until_us, __ATOMIC_ACQUIRE);
-		if (!self->publishing) {
-			if (self->withheld == 0)
-				g_warning ("Not publishing (this node is not active): the outputs of events from seq %"
-					   G_GUINT64_FORMAT " on are withheld",
-					   batch->events->len > 0 ? ((TandemEvent *) batch->events->pdata[0])->seq : 0);
-			self->withheld += batch->events->len;
-		} else if (self->withheld > 0) {
-			g_message ("Publishing again; the outputs of %" G_GUINT64_FORMAT " events were withheld",
-				   self->withheld);
-			self->withheld = 0;
+		if (self->stores->len > 0 || self->output_log != NULL) {
+			self->current = g_new0 (Pending, 1);
+			self->current->entry = entry;
+			self->current->events = g_ptr_array_ref (batch->events);
+			self->current->outputs = g_array_new (FALSE, FALSE, sizeof (TandemStoreOutput));
+			self->current->log = g_string_new (NULL);
 		}
 		for (guint i = 0; i < batch->events->len; i++) {
 			TandemEvent *event = g_ptr_array_index (batch->events, i);
 
+			if (i == 0)
+				first = event->seq;
 			self->current_seq = event->seq;
 			self->current_index = 0;
 			for (guint p = 0; entry != NULL && p < entry->plans->len; p++) {
@@ -455,15 +557,20 @@ engine_thread (gpointer data)
 					g_warning ("seq %" G_GUINT64_FORMAT ": %s", event->seq, error->message);
 			}
 		}
-		if (self->output_log != NULL)
-			fflush (self->output_log);
-		if (self->publishing)
-			write_stores (self, entry, batch);
+		(void) first;
 
 		g_mutex_lock (&self->lock);
+		if (self->current != NULL) {
+			self->current->last_seq = self->current_seq;
+			self->held_events += batch->events->len;
+			g_queue_push_tail (&self->pending, self->current);
+			self->current = NULL;
+		}
 		self->queued_events -= batch->events->len;
 		self->processed += batch->events->len;
 		self->last_seq = self->current_seq;
+		/* published before the batch counts as done (wait_idle) */
+		publish_ready (self);
 		self->busy = FALSE;
 		relieve = self->queued_events <= self->queue_size / 2;
 		/* tell the main thread, once, that there is room again */
@@ -601,7 +708,84 @@ tandem_pipeline_lookup_stream (TandemPipeline *self, const char *name)
 void
 tandem_pipeline_set_publish_until (TandemPipeline *self, gint64 until_us)
 {
+	g_mutex_lock (&self->lock);
 	__atomic_store_n (&self->publish_until_us, until_us, __ATOMIC_RELEASE);
+	g_cond_broadcast (&self->cond);
+	g_mutex_unlock (&self->lock);
+}
+
+/* HA: outputs of input seq <= @seq may be published (G_MAXUINT64: all) */
+void
+tandem_pipeline_set_release_seq (TandemPipeline *self, guint64 seq)
+{
+	g_mutex_lock (&self->lock);
+	if (seq != self->release_seq) {
+		self->release_seq = seq;
+		g_cond_broadcast (&self->cond);
+	}
+	g_mutex_unlock (&self->lock);
+}
+
+/* HA: outputs of input seq <= @seq are never published here (the active
+ * published them; or this node lost its role) */
+void
+tandem_pipeline_discard_through (TandemPipeline *self, guint64 seq)
+{
+	g_mutex_lock (&self->lock);
+	if (seq > self->discard_seq) {
+		self->discard_seq = seq;
+		g_cond_broadcast (&self->cond);
+	}
+	g_mutex_unlock (&self->lock);
+}
+
+/* Everything with input seq <= the result was published (or discarded) */
+guint64
+tandem_pipeline_get_published_seq (TandemPipeline *self)
+{
+	guint64 seq;
+
+	g_mutex_lock (&self->lock);
+	seq = self->published_seq;
+	g_mutex_unlock (&self->lock);
+	return seq;
+}
+
+void
+tandem_pipeline_set_replicator (TandemPipeline *self, TandemPipelineReplicateFunc func, gpointer data)
+{
+	self->replicate = func;
+	self->replicate_data = data;
+}
+
+/* The seq the next accepted event gets */
+guint64
+tandem_pipeline_get_next_seq (TandemPipeline *self)
+{
+	return self->next_seq;
+}
+
+/* HA: a node taking over continues the cluster's sequence after @seq (the
+ * last event it holds); the sequence file keeps it above that */
+gboolean
+tandem_pipeline_continue_after (TandemPipeline *self, guint64 seq, GError **error)
+{
+	if (self->sequence_path != NULL && seq + 1 > self->reserved_seq &&
+	    !reserve_sequence (self, seq + 1 + SEQUENCE_BLOCK, error))
+		return FALSE;
+	self->next_seq = seq + 1;
+	/* what is discarded is below the new sequence: the events to come
+	 * are not */
+	g_mutex_lock (&self->lock);
+	self->discard_seq = MIN (self->discard_seq, seq);
+	g_mutex_unlock (&self->lock);
+	return TRUE;
+}
+
+void
+tandem_pipeline_set_epoch (TandemPipeline *self, guint32 epoch)
+{
+	self->epoch = epoch;
 }
 
 guint32
@@ -627,7 +811,6 @@ tandem_pipeline_is_accepting (TandemPipeline *self)
  * so that a restarted node never gives the same number twice (a store keys
  * events by it): after a crash it continues from the end of the last
  * reserved block.  Each start is a new epoch. */
-#define SEQUENCE_BLOCK 100000
 
 static gboolean
 reserve_sequence (TandemPipeline *self, guint64 up_to, GError **error)
@@ -743,6 +926,7 @@ tandem_pipeline_ingest (TandemPipeline *self,
 {
 	g_autofree char *request_key = NULL;
 	g_autoptr(GPtrArray) fresh = NULL;
+	g_autoptr(GPtrArray) fresh_ids = NULL;
 	TandemStreamDefinition *def = tandem_pipeline_lookup_stream (self, stream);
 	const char *name;
 	guint64 first = 0;
@@ -799,6 +983,8 @@ tandem_pipeline_ingest (TandemPipeline *self,
 	    !reserve_sequence (self, self->next_seq + events->len + SEQUENCE_BLOCK, error))
 		return FALSE;
 	fresh = g_ptr_array_new_full (events->len, (GDestroyNotify) tandem_event_unref);
+	if (self->replicate != NULL)
+		fresh_ids = g_ptr_array_new_full (events->len + 1, NULL);
 	for (guint i = 0; i < events->len; i++) {
 		TandemEvent *event = g_ptr_array_index (events, i);
 		const char *id = event_ids != NULL ? event_ids[i] : NULL;
@@ -824,6 +1010,8 @@ tandem_pipeline_ingest (TandemPipeline *self,
 			remember (self, event_key, self->next_seq, 1);
 		self->next_seq++;
 		g_ptr_array_add (fresh, tandem_event_ref (event));
+		if (fresh_ids != NULL)
+			g_ptr_array_add (fresh_ids, (gpointer) (id != NULL ? id : ""));
 	}
 	if (!have_first)
 		first = self->next_seq;
@@ -833,6 +1021,11 @@ tandem_pipeline_ingest (TandemPipeline *self,
 	*n_new = fresh->len;
 	if (fresh->len == 0)
 		return TRUE;
+	if (self->replicate != NULL) {
+		g_ptr_array_add (fresh_ids, NULL);
+		self->replicate (name, fresh, (const char *const *) fresh_ids->pdata, idempotency_key,
+				 self->replicate_data);
+	}
 
 	batch = g_new0 (Batch, 1);
 	batch->stream = g_strdup (name);
@@ -847,4 +1040,526 @@ tandem_pipeline_ingest (TandemPipeline *self,
 	if (full)
 		signal_pressure (self);
 	return TRUE;
+}
+
+static gboolean
+event_fits (TandemStreamDefinition *def, TandemEvent *event)
+{
+	guint n = tandem_stream_definition_get_n_attributes (def);
+
+	if (event->n_values != n)
+		return FALSE;
+	for (guint k = 0; k < n; k++) {
+		if (TANDEM_VALUE_TYPE (event, k) != tandem_stream_definition_get_attribute_type (def, k))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/*
+ * HA: takes events the active sequenced (they carry their identity) into
+ * this passive node's ingest, in order: the first must have the next seq
+ * this node expects (earlier ones, seen again after a reconnection, are
+ * skipped).  Their ids and the request's key are remembered, so that a
+ * client retrying after a takeover is acknowledged and not ingested twice.
+ * The ingest queue's bound does not apply: the active bounds what it sends.
+ */
+gboolean
+tandem_pipeline_apply (TandemPipeline *self,
+		       const char *stream,
+		       GPtrArray *events,
+		       const char *const *event_ids,
+		       const char *idempotency_key,
+		       GError **error)
+{
+	TandemStreamDefinition *def = tandem_pipeline_lookup_stream (self, stream);
+	g_autoptr(GPtrArray) fresh = NULL;
+	const char *name;
+	guint64 first_new = 0;
+	Batch *batch;
+
+	if (def == NULL) {
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT, "no stream named '%s'", stream);
+		return FALSE;
+	}
+	name = tandem_stream_definition_get_name (def);
+	fresh = g_ptr_array_new_full (events->len, (GDestroyNotify) tandem_event_unref);
+	for (guint i = 0; i < events->len; i++) {
+		TandemEvent *event = g_ptr_array_index (events, i);
+		const char *id = event_ids != NULL ? event_ids[i] : NULL;
+
+		if (event->seq < self->next_seq)
+			continue;
+		if (event->seq != self->next_seq) {
+			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_FAILED,
+				     "replicated events skip from seq %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
+				     self->next_seq, event->seq);
+			return FALSE;
+		}
+		if (!event_fits (def, event)) {
+			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT,
+				     "replicated event %" G_GUINT64_FORMAT " does not match stream %s", event->seq,
+				     tandem_stream_definition_get_id (def));
+			return FALSE;
+		}
+		if (fresh->len == 0)
+			first_new = event->seq;
+		if (id != NULL && *id != '\0') {
+			g_autofree char *event_key = g_strconcat ("e:", name, ":", id, NULL);
+
+			remember (self, event_key, event->seq, 1);
+		}
+		self->next_seq = event->seq + 1;
+		g_ptr_array_add (fresh, tandem_event_ref (event));
+	}
+	if (fresh->len == 0)
+		return TRUE;
+	if (idempotency_key != NULL && *idempotency_key != '\0') {
+		g_autofree char *request_key = g_strconcat ("r:", name, ":", idempotency_key, NULL);
+
+		remember (self, request_key, first_new, fresh->len);
+	}
+	if (self->sequence_path != NULL && self->next_seq > self->reserved_seq &&
+	    !reserve_sequence (self, self->next_seq + SEQUENCE_BLOCK, error))
+		return FALSE;
+	g_mutex_lock (&self->lock);
+	if (self->thread == NULL || self->stopping) {
+		g_mutex_unlock (&self->lock);
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is stopping");
+		return FALSE;
+	}
+	batch = g_new0 (Batch, 1);
+	batch->stream = g_strdup (name);
+	batch->events = g_steal_pointer (&fresh);
+	self->queued_events += batch->events->len;
+	g_queue_push_tail (&self->batches, batch);
+	g_cond_signal (&self->cond);
+	g_mutex_unlock (&self->lock);
+	return TRUE;
+}
+
+/* Events waiting for the engine, and events whose outputs wait to be
+ * published */
+void
+tandem_pipeline_get_backlog (TandemPipeline *self, guint *queued, guint64 *held)
+{
+	g_mutex_lock (&self->lock);
+	*queued = self->queued_events;
+	*held = self->held_events;
+	g_mutex_unlock (&self->lock);
+}
+
+/* --- work on the engine thread: snapshots, restore, replay ---------------- */
+
+/* Persistence and the state sync of a joining node need the plans between
+ * two batches, and the plans belong to the engine thread: such work goes
+ * through the batch queue, so that it sees every batch accepted before it
+ * and none accepted after.  When the engine does not run, it runs on the
+ * caller's thread.  Call these from the thread that starts and stops the
+ * pipeline. */
+struct _EngineTask {
+	void (*func) (TandemPipeline *self, gpointer data);
+	gpointer data;
+	gboolean done;
+	gboolean free_when_done; /* nobody waits for it */
+};
+
+/* the engine thread, with the lock held; drops it */
+static void
+run_engine_task (TandemPipeline *self, Batch *batch)
+{
+	EngineTask *task = g_steal_pointer (&batch->task);
+
+	self->busy = TRUE;
+	g_mutex_unlock (&self->lock);
+	task->func (self, task->data);
+	batch_free (batch);
+	g_mutex_lock (&self->lock);
+	self->busy = FALSE;
+	if (task->free_when_done)
+		g_free (task);
+	else
+		task->done = TRUE;
+	g_cond_broadcast (&self->cond);
+	g_mutex_unlock (&self->lock);
+}
+
+/* Queues @task behind the accepted batches: FALSE if the engine does not
+ * run. */
+static gboolean
+queue_engine_task (TandemPipeline *self, EngineTask *task, GError **error)
+{
+	Batch *batch;
+
+	g_mutex_lock (&self->lock);
+	if (self->thread == NULL) {
+		g_mutex_unlock (&self->lock);
+		return FALSE;
+	}
+	if (self->stopping) {
+		g_mutex_unlock (&self->lock);
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the engine is stopping");
+		return FALSE;
+	}
+	batch = g_new0 (Batch, 1);
+	batch->events = g_ptr_array_new ();
+	batch->task = task;
+	g_queue_push_tail (&self->batches, batch);
+	g_cond_broadcast (&self->cond);
+	g_mutex_unlock (&self->lock);
+	return TRUE;
+}
+
+/* Runs @func on the engine thread between two batches and waits for it, or
+ * here if the engine does not run. */
+static gboolean
+run_on_engine (TandemPipeline *self, void (*func) (TandemPipeline *self, gpointer data), gpointer data,
+	       GError **error)
+{
+	EngineTask task = { func, data, FALSE, FALSE };
+	g_autoptr(GError) local_error = NULL;
+
+	if (!queue_engine_task (self, &task, &local_error)) {
+		if (local_error != NULL) {
+			g_propagate_error (error, g_steal_pointer (&local_error));
+			return FALSE;
+		}
+		func (self, data);
+		return TRUE;
+	}
+	g_mutex_lock (&self->lock);
+	while (!task.done)
+		g_cond_wait (&self->cond, &self->lock);
+	g_mutex_unlock (&self->lock);
+	return TRUE;
+}
+
+TandemPipelineState *
+tandem_pipeline_state_new (const char *plan, guint64 seq, GBytes *state)
+{
+	TandemPipelineState *st = g_new0 (TandemPipelineState, 1);
+
+	st->plan = g_strdup (plan);
+	st->seq = seq;
+	st->state = g_bytes_ref (state);
+	return st;
+}
+
+void
+tandem_pipeline_state_free (TandemPipelineState *st)
+{
+	if (st == NULL)
+		return;
+	g_free (st->plan);
+	g_bytes_unref (st->state);
+	g_free (st);
+}
+
+/* The last input seq the engine has run through the plans (0: none). */
+guint64
+tandem_pipeline_get_processed_seq (TandemPipeline *self)
+{
+	guint64 seq;
+
+	g_mutex_lock (&self->lock);
+	seq = self->last_seq;
+	g_mutex_unlock (&self->lock);
+	return seq;
+}
+
+typedef struct {
+	GPtrArray *states;
+	guint64 seq;
+} SnapshotResult;
+
+static void
+snapshot_result_free (SnapshotResult *r)
+{
+	g_clear_pointer (&r->states, g_ptr_array_unref);
+	g_free (r);
+}
+
+/* the engine thread (or no engine) */
+static void
+take_snapshot (TandemPipeline *self, SnapshotResult *r)
+{
+	r->seq = self->last_seq;
+	r->states = g_ptr_array_new_with_free_func ((GDestroyNotify) tandem_pipeline_state_free);
+	for (guint i = 0; i < self->plans->len; i++) {
+		TandemPlan *plan = g_ptr_array_index (self->plans, i);
+		g_autoptr(GBytes) state = tandem_plan_snapshot (plan);
+
+		g_ptr_array_add (r->states, tandem_pipeline_state_new (tandem_plan_get_name (plan), r->seq, state));
+	}
+}
+
+static void
+snapshot_task_func (TandemPipeline *self, gpointer data)
+{
+	GTask *task = data;
+	SnapshotResult *r = g_new0 (SnapshotResult, 1);
+
+	take_snapshot (self, r);
+	g_task_return_pointer (task, r, (GDestroyNotify) snapshot_result_free);
+	g_object_unref (task);
+}
+
+/*
+ * Takes the state of every plan at one point of the sequence: after the
+ * last batch accepted before the call, before any accepted after (on the
+ * engine thread, between two batches).  The plans are serialised there
+ * (tandem_plan_snapshot()); nothing else waits.  Finish with
+ * tandem_pipeline_snapshot_finish() in the callback.
+ */
+void
+tandem_pipeline_snapshot_async (TandemPipeline *self,
+				GCancellable *cancellable,
+				GAsyncReadyCallback callback,
+				gpointer user_data)
+{
+	GTask *task = g_task_new (NULL, cancellable, callback, user_data);
+	EngineTask *engine_task = g_new0 (EngineTask, 1);
+	GError *error = NULL;
+
+	g_task_set_source_tag (task, tandem_pipeline_snapshot_async);
+	engine_task->func = snapshot_task_func;
+	engine_task->data = task;
+	engine_task->free_when_done = TRUE;
+	if (queue_engine_task (self, engine_task, &error))
+		return;
+	g_free (engine_task);
+	if (error != NULL) {
+		g_task_return_error (task, error);
+		g_object_unref (task);
+		return;
+	}
+	snapshot_task_func (self, task);
+}
+
+/* Returns: (element-type TandemPipelineState): one state per plan, in plan
+ * order, all at @seq: the last input seq they include (0: none) */
+GPtrArray *
+tandem_pipeline_snapshot_finish (GAsyncResult *result, guint64 *seq, GError **error)
+{
+	SnapshotResult *r;
+	GPtrArray *states;
+
+	g_return_val_if_fail (g_task_is_valid (result, NULL), NULL);
+	r = g_task_propagate_pointer (G_TASK (result), error);
+	if (r == NULL)
+		return NULL;
+	if (seq != NULL)
+		*seq = r->seq;
+	states = g_steal_pointer (&r->states);
+	snapshot_result_free (r);
+	return states;
+}
+
+static void
+snapshot_sync_func (TandemPipeline *self, gpointer data)
+{
+	take_snapshot (self, data);
+}
+
+/* The same, waiting: for the snapshot at shutdown (the engine has stopped)
+ * or from a thread that may block. */
+GPtrArray *
+tandem_pipeline_snapshot (TandemPipeline *self, guint64 *seq, GError **error)
+{
+	SnapshotResult r = { NULL, 0 };
+
+	if (!run_on_engine (self, snapshot_sync_func, &r, error))
+		return NULL;
+	if (seq != NULL)
+		*seq = r.seq;
+	return r.states;
+}
+
+/* Keeps the sequence above @seq: a restored state includes events up to
+ * it, and no event may get their numbers again. */
+static gboolean
+continue_above (TandemPipeline *self, guint64 seq, GError **error)
+{
+	if (self->next_seq > seq)
+		return TRUE;
+	if (self->sequence_path != NULL && seq + 1 > self->reserved_seq &&
+	    !reserve_sequence (self, seq + 1 + SEQUENCE_BLOCK, error))
+		return FALSE;
+	self->next_seq = seq + 1;
+	return TRUE;
+}
+
+typedef struct {
+	GPtrArray *states;
+	GError *error;
+} RestoreWork;
+
+static void
+restore_func (TandemPipeline *self, gpointer data)
+{
+	RestoreWork *w = data;
+	guint64 processed = G_MAXUINT64;
+
+	for (guint i = 0; i < w->states->len && w->error == NULL; i++) {
+		TandemPipelineState *st = g_ptr_array_index (w->states, i);
+		TandemPlan *plan = NULL;
+
+		for (guint k = 0; k < self->plans->len && plan == NULL; k++) {
+			if (g_strcmp0 (tandem_plan_get_name (g_ptr_array_index (self->plans, k)), st->plan) == 0)
+				plan = g_ptr_array_index (self->plans, k);
+		}
+		if (plan == NULL) {
+			g_set_error (&w->error, TANDEM_ERROR, TANDEM_ERROR_INVALID_SNAPSHOT,
+				     "the state of plan %s cannot be restored: no such plan is deployed", st->plan);
+			break;
+		}
+		if (!tandem_plan_restore (plan, st->state, &w->error)) {
+			g_prefix_error (&w->error, "plan %s: ", st->plan);
+			break;
+		}
+		processed = MIN (processed, st->seq);
+	}
+	if (w->error != NULL || w->states->len == 0)
+		return;
+	g_mutex_lock (&self->lock);
+	self->last_seq = processed;
+	self->current_seq = processed;
+	g_mutex_unlock (&self->lock);
+}
+
+/*
+ * Replaces the state of the plans named in @states (of
+ * TandemPipelineState) with theirs, on the engine thread between two
+ * batches (or at once when it does not run).  The engine's processed seq
+ * becomes the lowest of their seqs, and the sequence continues above the
+ * highest.  A state that does not fit its plan (another text, damaged) is
+ * refused with TANDEM_ERROR_INVALID_SNAPSHOT naming the plan; the plans
+ * before it in @states keep their new state and that plan is left empty.
+ */
+gboolean
+tandem_pipeline_restore (TandemPipeline *self, GPtrArray *states, GError **error)
+{
+	RestoreWork w = { states, NULL };
+	guint64 highest = 0;
+
+	if (!run_on_engine (self, restore_func, &w, error))
+		return FALSE;
+	if (w.error != NULL) {
+		g_propagate_error (error, w.error);
+		return FALSE;
+	}
+	for (guint i = 0; i < states->len; i++)
+		highest = MAX (highest, ((TandemPipelineState *) g_ptr_array_index (states, i))->seq);
+	return continue_above (self, highest, error);
+}
+
+typedef struct {
+	StreamEntry *entry;
+	GPtrArray *events;
+	GPtrArray *restored;
+	guint64 last;
+} ReplayWork;
+
+static guint64
+restored_seq (GPtrArray *restored, TandemPlan *plan)
+{
+	for (guint i = 0; restored != NULL && i < restored->len; i++) {
+		TandemPipelineState *st = g_ptr_array_index (restored, i);
+
+		if (g_strcmp0 (st->plan, tandem_plan_get_name (plan)) == 0)
+			return st->seq;
+	}
+	return 0;
+}
+
+static void
+replay_func (TandemPipeline *self, gpointer data)
+{
+	ReplayWork *w = data;
+	g_autofree guint64 *skip = g_new0 (guint64, MAX (w->entry->plans->len, 1));
+	guint64 newest = 0;
+	Pending *p = NULL;
+
+	/* each plan skips what its restored state includes; outputs are
+	 * published only past every restored state: before that, some plan
+	 * did not run and the output indexes would differ */
+	for (guint i = 0; i < w->entry->plans->len; i++)
+		skip[i] = restored_seq (w->restored, g_ptr_array_index (w->entry->plans, i));
+	for (guint i = 0; w->restored != NULL && i < w->restored->len; i++)
+		newest = MAX (newest, ((TandemPipelineState *) g_ptr_array_index (w->restored, i))->seq);
+	if (self->stores->len > 0 || self->output_log != NULL) {
+		p = g_new0 (Pending, 1);
+		p->outputs = g_array_new (FALSE, FALSE, sizeof (TandemStoreOutput));
+		p->log = g_string_new (NULL);
+	}
+	for (guint i = 0; i < w->events->len; i++) {
+		TandemEvent *event = g_ptr_array_index (w->events, i);
+
+		self->current_seq = event->seq;
+		self->current_index = 0;
+		self->current = event->seq > newest ? p : NULL;
+		for (guint k = 0; k < w->entry->plans->len; k++) {
+			g_autoptr(GError) error = NULL;
+
+			if (event->seq <= skip[k])
+				continue;
+			if (!tandem_plan_send (g_ptr_array_index (w->entry->plans, k),
+					       tandem_stream_definition_get_name (w->entry->def), event, &error))
+				g_warning ("replayed seq %" G_GUINT64_FORMAT ": %s", event->seq, error->message);
+		}
+		w->last = event->seq;
+	}
+	self->current = NULL;
+	g_mutex_lock (&self->lock);
+	if (p != NULL) {
+		/* their lines are in the output log already: it was written
+		 * before the events reached the event store */
+		g_string_truncate (p->log, 0);
+		p->last_seq = w->last;
+		g_queue_push_tail (&self->pending, p);
+	}
+	self->last_seq = MAX (self->last_seq, w->last);
+	g_mutex_unlock (&self->lock);
+}
+
+/*
+ * Restart without loss: runs @events (of @stream, in seq order, carrying
+ * their identity, read back from an event store) through the plans, on the
+ * engine thread.  A plan skips the events its restored state includes
+ * (@restored: the TandemPipelineState array given to
+ * tandem_pipeline_restore(), or NULL).  Outputs go to the stores (their
+ * keys make a row written before a no-op), not to the output log; they
+ * are not counted as processed.  The sequence continues above them.
+ */
+gboolean
+tandem_pipeline_replay (TandemPipeline *self, const char *stream, GPtrArray *events, GPtrArray *restored,
+			GError **error)
+{
+	ReplayWork w = { NULL, events, restored, 0 };
+
+	w.entry = g_hash_table_lookup (self->streams, stream);
+	if (w.entry == NULL) {
+		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT, "no stream named '%s'", stream);
+		return FALSE;
+	}
+	for (guint i = 0; i < events->len; i++) {
+		TandemEvent *event = g_ptr_array_index (events, i);
+
+		if (!event_fits (w.entry->def, event)) {
+			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT,
+				     "replayed event %" G_GUINT64_FORMAT " does not match stream %s", event->seq,
+				     tandem_stream_definition_get_id (w.entry->def));
+			return FALSE;
+		}
+		if (i > 0 && event->seq <= ((TandemEvent *) g_ptr_array_index (events, i - 1))->seq) {
+			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_ARGUMENT,
+				     "replayed events are out of order at seq %" G_GUINT64_FORMAT, event->seq);
+			return FALSE;
+		}
+	}
+	if (events->len == 0)
+		return TRUE;
+	if (!run_on_engine (self, replay_func, &w, error))
+		return FALSE;
+	return continue_above (self, w.last, error);
 }

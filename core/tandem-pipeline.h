@@ -15,6 +15,13 @@ G_BEGIN_DECLS
 typedef struct _TandemPipeline TandemPipeline;
 
 typedef void (*TandemPipelinePressureFunc) (gboolean full, gpointer user_data);
+/* HA: a batch was accepted: @events carry their identity; @event_ids has
+ * one entry per event ("" for none) */
+typedef void (*TandemPipelineReplicateFunc) (const char *stream,
+					     GPtrArray *events,
+					     const char *const *event_ids,
+					     const char *idempotency_key,
+					     gpointer user_data);
 
 TandemPipeline *tandem_pipeline_new (void);
 void tandem_pipeline_free (TandemPipeline *self);
@@ -30,6 +37,20 @@ TandemStreamDefinition *tandem_pipeline_lookup_stream (TandemPipeline *self, con
 GPtrArray *tandem_pipeline_get_plans (TandemPipeline *self);
 gboolean tandem_pipeline_is_accepting (TandemPipeline *self);
 void tandem_pipeline_set_publish_until (TandemPipeline *self, gint64 until_us);
+void tandem_pipeline_set_release_seq (TandemPipeline *self, guint64 seq);
+void tandem_pipeline_discard_through (TandemPipeline *self, guint64 seq);
+guint64 tandem_pipeline_get_published_seq (TandemPipeline *self);
+void tandem_pipeline_set_replicator (TandemPipeline *self, TandemPipelineReplicateFunc func, gpointer data);
+guint64 tandem_pipeline_get_next_seq (TandemPipeline *self);
+gboolean tandem_pipeline_continue_after (TandemPipeline *self, guint64 seq, GError **error);
+void tandem_pipeline_set_epoch (TandemPipeline *self, guint32 epoch);
+gboolean tandem_pipeline_apply (TandemPipeline *self,
+				const char *stream,
+				GPtrArray *events,
+				const char *const *event_ids,
+				const char *idempotency_key,
+				GError **error);
+void tandem_pipeline_get_backlog (TandemPipeline *self, guint *queued, guint64 *held);
 guint32 tandem_pipeline_get_incarnation (TandemPipeline *self);
 gboolean tandem_pipeline_ingest (TandemPipeline *self,
 				 const char *stream,
@@ -42,6 +63,30 @@ gboolean tandem_pipeline_ingest (TandemPipeline *self,
 guint64 tandem_pipeline_get_processed (TandemPipeline *self);
 guint64 tandem_pipeline_get_last_seq (TandemPipeline *self);
 void tandem_pipeline_wait_idle (TandemPipeline *self);
+
+/* Persistence and state sync: the state of the plans at one seq (see the
+ * end of tandem-pipeline.c) */
+typedef struct {
+	char *plan;
+	guint64 seq;   /* the last input seq the state includes (0: none) */
+	GBytes *state; /* tandem_plan_snapshot() */
+} TandemPipelineState;
+
+TandemPipelineState *tandem_pipeline_state_new (const char *plan, guint64 seq, GBytes *state);
+void tandem_pipeline_state_free (TandemPipelineState *state);
+guint64 tandem_pipeline_get_processed_seq (TandemPipeline *self);
+void tandem_pipeline_snapshot_async (TandemPipeline *self,
+				     GCancellable *cancellable,
+				     GAsyncReadyCallback callback,
+				     gpointer user_data);
+GPtrArray *tandem_pipeline_snapshot_finish (GAsyncResult *result, guint64 *seq, GError **error);
+GPtrArray *tandem_pipeline_snapshot (TandemPipeline *self, guint64 *seq, GError **error);
+gboolean tandem_pipeline_restore (TandemPipeline *self, GPtrArray *states, GError **error);
+gboolean tandem_pipeline_replay (TandemPipeline *self,
+				 const char *stream,
+				 GPtrArray *events,
+				 GPtrArray *restored,
+				 GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TandemPipeline, tandem_pipeline_free)
 

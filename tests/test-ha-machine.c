@@ -8,6 +8,7 @@
  *   "PUBLISH epoch=1 until=2000" / "UNPUBLISH"
  *   "TRANSITION passive->active"    (the message is checked separately)
  *   "WARN"
+ *   "HAND_OVER a#1@1"              a switchover's offer of the lease
  * joined with "; ".  The last cases simulate two nodes and a lease table
  * with random delays, losses, pauses and crashes, and check that two nodes
  * never publish at the same time.
@@ -112,6 +113,11 @@ take (Fixture *f)
 			g_assert_nonnull (a->message);
 			g_string_append (s, "WARN");
 			g_ptr_array_add (f->messages, g_strdup (a->message));
+			break;
+		case TANDEM_HA_ACTION_HAND_OVER:
+			g_assert_nonnull (a->take_from);
+			g_string_append_printf (s, "HAND_OVER %s@%" G_GUINT64_FORMAT, a->take_from,
+						a->take_from_epoch);
 			break;
 		default:
 			g_assert_not_reached ();
@@ -1065,6 +1071,305 @@ test_stop_not_active (void)
 	fixture_free (f);
 }
 
+/* Switchover */
+
+static gboolean
+step_down (Fixture *f)
+{
+	return tandem_ha_machine_step_down (f->m, f->now, "switchover to b", f->actions);
+}
+
+static void
+handover_offered (Fixture *f, const char *node_id, const char *holder, guint64 epoch)
+{
+	tandem_ha_machine_handover_offered (f->m, f->now, node_id, holder, epoch, f->actions);
+}
+
+static void
+test_step_down (void)
+{
+	Fixture *f = fixture_active ();
+
+	at (f, 500);
+	tick (f);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 2");
+	/* with a renewal in flight */
+	at (f, 510);
+	g_assert_true (step_down (f));
+	g_assert_cmpstr (take (f), ==, "UNPUBLISH; TRANSITION active->starting; HAND_OVER a#1@1");
+	g_assert_cmpstr (
+		message (f, 0), ==,
+		"Stepped down (was active at epoch 1), stopped publishing: switchover to b; "
+		"offering the lease to the other node, not asking for it again for 2000 ms "
+		"unless another node takes it");
+	g_assert_cmpint (state (f), ==, TANDEM_HA_STATE_STARTING);
+	g_assert_true (tandem_ha_machine_is_stepping_down (f->m));
+	g_assert_cmpint (tandem_ha_machine_get_publish_until (f->m), ==, 0);
+	g_assert_null (tandem_ha_machine_get_lease_holder (f->m));
+	/* it never publishes under the offered holder string again */
+	g_assert_cmpstr (tandem_ha_machine_get_holder (f->m), ==, "a#1.1");
+	g_assert_cmpint (deadline (f), ==, 2510); /* ttl - fence margin */
+	/* the renewal sent before is forgotten: it makes nobody active */
+	at (f, 520);
+	ok (f, 2, "a#1", 1);
+	g_assert_cmpstr (take (f), ==, "");
+	g_assert_cmpint (state (f), ==, TANDEM_HA_STATE_STARTING);
+	/* no poll during the hold-off */
+	at (f, 1500);
+	tick (f);
+	g_assert_cmpstr (take (f), ==, "");
+	/* a peer that is not active (yet), or active at the old epoch: nothing */
+	peer_status (f, "b", TANDEM_HA_STATE_PASSIVE, 1);
+	peer_status (f, "b", TANDEM_HA_STATE_ACTIVE, 1);
+	g_assert_cmpstr (take (f), ==, "");
+	/* the other node took the lease: ask the arbiter now, and follow */
+	at (f, 1600);
+	peer_status (f, "b", TANDEM_HA_STATE_ACTIVE, 2);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 3 take_from=a#1@1");
+	at (f, 1610);
+	ok (f, 3, "b#1", 2);
+	g_assert_cmpstr (take (f), ==, "TRANSITION starting->passive");
+	assert_message_has (f, 0, "Became passive: b is active (epoch 2)");
+	g_assert_false (tandem_ha_machine_is_stepping_down (f->m));
+	g_assert_cmpint (deadline (f), ==, 2100);
+	/* not active any more: no second step-down */
+	g_assert_false (step_down (f));
+	g_assert_cmpstr (take (f), ==, "");
+	fixture_free (f);
+}
+
+static void
+test_step_down_state_sync (void)
+{
+	Fixture *f = fixture_new_full ("a", "a#1", TRUE);
+
+	start (f);
+	ok (f, 1, "a#1", 1);
+	g_assert_cmpstr (take (f), ==,
+			 "TRANSITION starting->starting; ACQUIRE 1; PUBLISH epoch=1 until=2000; "
+			 "TRANSITION starting->active");
+	at (f, 100);
+	g_assert_true (step_down (f));
+	g_assert_cmpstr (take (f), ==, "UNPUBLISH; TRANSITION active->starting; HAND_OVER a#1@1");
+	at (f, 150);
+	peer_status (f, "b", TANDEM_HA_STATE_ACTIVE, 2);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 2 take_from=a#1@1");
+	ok (f, 2, "b#1", 2);
+	/* it resumes from the new active like any joining node */
+	g_assert_cmpstr (take (f), ==, "TRANSITION starting->syncing");
+	tandem_ha_machine_sync_done (f->m, f->now, f->actions);
+	g_assert_cmpstr (take (f), ==, "TRANSITION syncing->passive; ACQUIRE 3");
+	fixture_free (f);
+}
+
+static void
+test_step_down_nobody_takes (void)
+{
+	Fixture *f = fixture_active ();
+
+	at (f, 100);
+	g_assert_true (step_down (f));
+	g_assert_cmpstr (take (f), ==, "UNPUBLISH; TRANSITION active->starting; HAND_OVER a#1@1");
+	at (f, 2099);
+	tick (f);
+	g_assert_cmpstr (take (f), ==, "");
+	/* after ttl - fence margin (before the old lease can expire) it takes
+	 * the lease back from its old holder string, at a new epoch, so that a
+	 * late take-over of a#1@1 is refused */
+	at (f, 2100);
+	tick (f);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 2 take_from=a#1@1");
+	at (f, 2110);
+	ok (f, 2, "a#1.1", 2);
+	g_assert_cmpstr (take (f), ==, "PUBLISH epoch=2 until=4100; TRANSITION starting->active");
+	g_assert_cmpstr (message (f, 0), ==,
+			 "Became active (epoch 2): no other node took the lease after the switchover");
+	g_assert_false (tandem_ha_machine_is_stepping_down (f->m));
+	fixture_free (f);
+
+	/* the arbiter still shows the old holder string (it lost the
+	 * take-over): the node waits, without a warning */
+	f = fixture_active ();
+	at (f, 100);
+	step_down (f);
+	take (f);
+	at (f, 2100);
+	tick (f);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 2 take_from=a#1@1");
+	ok (f, 2, "a#1", 1);
+	g_assert_cmpstr (take (f), ==, "");
+	g_assert_cmpint (state (f), ==, TANDEM_HA_STATE_STARTING);
+	at (f, 2600);
+	tick (f);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 3 take_from=a#1@1");
+	fixture_free (f);
+
+	/* the other node refuses the offer: ask at once */
+	f = fixture_active ();
+	at (f, 100);
+	step_down (f);
+	take (f);
+	at (f, 150);
+	tandem_ha_machine_handover_refused (f->m, f->now, "b", f->actions);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 2 take_from=a#1@1");
+	ok (f, 2, "a#1.1", 2);
+	g_assert_cmpstr (take (f), ==, "PUBLISH epoch=2 until=2150; TRANSITION starting->active");
+	/* a refusal while not stepping down: nothing */
+	tandem_ha_machine_handover_refused (f->m, f->now, "b", f->actions);
+	g_assert_cmpstr (take (f), ==, "");
+	fixture_free (f);
+
+	/* the other node leaves during the hold-off: ask at once */
+	f = fixture_active ();
+	at (f, 100);
+	step_down (f);
+	take (f);
+	at (f, 300);
+	peer_down (f, "b", TRUE, "connection reset");
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 2 take_from=a#1@1");
+	ok (f, 2, "a#1.1", 2);
+	g_assert_cmpstr (take (f), ==, "PUBLISH epoch=2 until=2300; TRANSITION starting->active");
+	/* a second switchover offers the new holder string */
+	at (f, 400);
+	g_assert_true (step_down (f));
+	g_assert_cmpstr (take (f), ==, "UNPUBLISH; TRANSITION active->starting; HAND_OVER a#1.1@2");
+	g_assert_cmpstr (tandem_ha_machine_get_holder (f->m), ==, "a#1.2");
+	fixture_free (f);
+
+	/* not active: no step-down, no action */
+	f = fixture_passive ();
+	g_assert_false (step_down (f));
+	g_assert_cmpstr (take (f), ==, "");
+	g_assert_cmpint (state (f), ==, TANDEM_HA_STATE_PASSIVE);
+	fixture_free (f);
+
+	/* the publishing window is over: the node fences instead */
+	f = fixture_active ();
+	at (f, 2000);
+	g_assert_false (step_down (f));
+	g_assert_cmpstr (take (f), ==, "UNPUBLISH; TRANSITION active->fenced; ACQUIRE 2");
+	fixture_free (f);
+}
+
+static void
+test_handover_offered (void)
+{
+	Fixture *f = fixture_passive ();
+
+	/* b holds the lease at epoch 4 and offers it */
+	at (f, 100);
+	handover_offered (f, "b", "b#1", 4);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 2 take_from=b#1@4");
+	at (f, 110);
+	ok (f, 2, "a#1", 5);
+	g_assert_cmpstr (take (f), ==, "PUBLISH epoch=5 until=2100; TRANSITION passive->active");
+	g_assert_cmpstr (message (f, 0), ==,
+			 "Became active (epoch 5): b handed the lease over (switchover)");
+	/* an active node takes no offer */
+	handover_offered (f, "b", "b#1", 4);
+	g_assert_cmpstr (take (f), ==, "");
+	fixture_free (f);
+
+	/* an offer of somebody else's lease, or of our own, is ignored */
+	f = fixture_passive ();
+	at (f, 100);
+	handover_offered (f, "c", "b#1", 4);
+	handover_offered (f, "b", "a#1", 4);
+	handover_offered (f, "b", NULL, 4);
+	g_assert_cmpstr (take (f), ==, "");
+	/* with a poll in flight, the take-over waits for its answer */
+	at (f, 500);
+	tick (f);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 2");
+	handover_offered (f, "b", "b#1", 4);
+	g_assert_cmpstr (take (f), ==, "");
+	at (f, 510);
+	ok (f, 2, "b#1", 4);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 3 take_from=b#1@4");
+	/* refused (the lease changed hands meanwhile): a passive as before,
+	 * and a later expiry is not described as a switchover */
+	at (f, 520);
+	ok (f, 3, "c#1", 5);
+	g_assert_cmpstr (take (f), ==, "");
+	g_assert_cmpint (state (f), ==, TANDEM_HA_STATE_PASSIVE);
+	at (f, 1010);
+	tick (f);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 4");
+	ok (f, 4, "a#1", 6);
+	g_assert_cmpstr (take (f), ==, "PUBLISH epoch=6 until=3010; TRANSITION passive->active");
+	g_assert_cmpstr (message (f, 0), ==, "Became active (epoch 6): the lease of c expired");
+	fixture_free (f);
+}
+
+/* Both sides of a switchover against a lease table, with the renewal of
+ * the old active reaching the arbiter after its release */
+static void
+test_switchover_pair (void)
+{
+	TandemHaLeaseTable *t = tandem_ha_lease_table_new (0);
+	Fixture *a = fixture_new_full ("a", "a#1", TRUE);
+	Fixture *b = fixture_new_full ("b", "b#1", TRUE);
+	g_autofree char *holder = NULL;
+	guint64 epoch = 0;
+	TandemHaAction *offer;
+
+	start (a);
+	take (a);
+	tandem_ha_lease_table_acquire (t, 0, "c", "a#1", TTL, NULL, 0, &holder, &epoch, NULL);
+	ok (a, 1, holder, epoch);
+	g_assert_cmpstr (take (a), ==, "PUBLISH epoch=1 until=2000; TRANSITION starting->active");
+	start (b);
+	take (b);
+	g_clear_pointer (&holder, g_free);
+	tandem_ha_lease_table_acquire (t, 0, "c", "b#1", TTL, NULL, 0, &holder, &epoch, NULL);
+	ok (b, 1, holder, epoch);
+	g_assert_cmpstr (take (b), ==, "TRANSITION starting->syncing");
+	tandem_ha_machine_sync_done (b->m, b->now, b->actions);
+	g_assert_cmpstr (take (b), ==, "TRANSITION syncing->passive; ACQUIRE 2");
+	ok (b, 2, holder, epoch);
+	take (b);
+
+	/* a renews at 500; the renewal is slow */
+	at (a, 500);
+	tick (a);
+	g_assert_cmpstr (take (a), ==, "ACQUIRE 2");
+	at (a, 510);
+	g_assert_true (step_down (a));
+	offer = &g_array_index (a->actions, TandemHaAction, a->actions->len - 1);
+	g_assert_cmpint (offer->type, ==, TANDEM_HA_ACTION_HAND_OVER);
+	at (b, 515);
+	handover_offered (b, "a", offer->take_from, offer->take_from_epoch);
+	g_assert_cmpstr (take (a), ==, "UNPUBLISH; TRANSITION active->starting; HAND_OVER a#1@1");
+	g_assert_cmpstr (take (b), ==, "ACQUIRE 3 take_from=a#1@1");
+	/* the old renewal reaches the arbiter (and extends a's lease), then
+	 * b's take-over, which wins anyway */
+	tandem_ha_lease_table_acquire (t, 521, "c", "a#1", TTL, NULL, 0, NULL, NULL, NULL);
+	g_clear_pointer (&holder, g_free);
+	tandem_ha_lease_table_acquire (t, 522, "c", "b#1", TTL, "a#1", 1, &holder, &epoch, NULL);
+	g_assert_cmpstr (holder, ==, "b#1");
+	g_assert_cmpuint (epoch, ==, 2);
+	at (b, 525);
+	ok (b, 3, holder, epoch);
+	g_assert_cmpstr (take (b), ==, "PUBLISH epoch=2 until=2515; TRANSITION passive->active");
+	/* the renewal's answer reaches a: ignored */
+	at (a, 526);
+	ok (a, 2, "a#1", 1);
+	g_assert_cmpstr (take (a), ==, "");
+	/* b's status reaches a, which asks and follows */
+	at (a, 530);
+	peer_status (a, "b", TANDEM_HA_STATE_ACTIVE, 2);
+	g_assert_cmpstr (take (a), ==, "ACQUIRE 3 take_from=a#1@1");
+	g_clear_pointer (&holder, g_free);
+	tandem_ha_lease_table_acquire (t, 531, "c", "a#1.1", TTL, "a#1", 1, &holder, &epoch, NULL);
+	g_assert_cmpstr (holder, ==, "b#1");
+	ok (a, 3, holder, epoch);
+	g_assert_cmpstr (take (a), ==, "TRANSITION starting->syncing");
+	assert_message_has (a, 0, "Syncing: b is active (epoch 2)");
+	fixture_free (a);
+	fixture_free (b);
+	tandem_ha_lease_table_free (t);
+}
+
 /* Syncing (HA part 2) */
 
 static void
@@ -1312,6 +1617,7 @@ typedef enum {
 	EV_PEER_UP,
 	EV_PEER_DOWN,
 	EV_SYNC_DONE,
+	EV_HANDOVER, /* a switchover's offer reaches the other node */
 	EV_FAULT,
 	EV_RESUME,
 	EV_RESTART,
@@ -1367,6 +1673,8 @@ typedef struct {
 	guint n_crashes;
 	guint n_pauses;
 	guint n_arbiter_restarts;
+	guint n_switchovers;
+	guint n_handed_over; /* switchovers that made the other node active */
 	GArray *actions;
 } Sim;
 
@@ -1490,6 +1798,9 @@ sim_apply (Sim *sim, int i)
 		case TANDEM_HA_ACTION_TRANSITION:
 			if (a->to == TANDEM_HA_STATE_FENCED)
 				sim->n_fenced++;
+			if (a->to == TANDEM_HA_STATE_ACTIVE &&
+			    strstr (a->message, "handed the lease over") != NULL)
+				sim->n_handed_over++;
 			sim_send_status (sim, i, a->to, tandem_ha_machine_get_epoch (n->m));
 			if (a->to == TANDEM_HA_STATE_SYNCING) {
 				ev = sim_event (sim,
@@ -1499,6 +1810,16 @@ sim_apply (Sim *sim, int i)
 			}
 			break;
 		case TANDEM_HA_ACTION_WARN:
+			break;
+		case TANDEM_HA_ACTION_HAND_OVER:
+			/* a channel message: late, but not lost while the session lasts */
+			if (!sim->nodes[1 - i].alive)
+				break;
+			ev = sim_event (sim, sim->now + g_rand_int_range (sim->rand, 1, 20),
+					EV_HANDOVER, 1 - i);
+			ev->peer = g_strdup (n->id);
+			ev->holder = g_strdup (a->take_from);
+			ev->epoch = a->take_from_epoch;
 			break;
 		default:
 			g_assert_not_reached ();
@@ -1590,6 +1911,10 @@ sim_deliver (Sim *sim, Event *ev)
 		if (ev->gen == n->sync_gen)
 			tandem_ha_machine_sync_done (n->m, sim->now, sim->actions);
 		break;
+	case EV_HANDOVER:
+		tandem_ha_machine_handover_offered (n->m, sim->now, ev->peer, ev->holder, ev->epoch,
+						    sim->actions);
+		break;
 	case EV_REQUEST:
 	case EV_FAULT:
 	case EV_RESUME:
@@ -1607,6 +1932,17 @@ sim_fault (Sim *sim)
 	SimNode *n = &sim->nodes[i];
 	double r = g_rand_double (sim->rand);
 
+	if (g_rand_double (sim->rand) < 0.3) {
+		/* an operator's switchover on the active node */
+		if (!n->alive || n->paused)
+			return;
+		if (tandem_ha_machine_step_down (n->m, sim->now, "switchover", sim->actions))
+			sim->n_switchovers++;
+		sim_apply (sim, i);
+		g_free (n->holder);
+		n->holder = g_strdup (tandem_ha_machine_get_holder (n->m));
+		return;
+	}
 	if (r < 0.4) {
 		/* a process pause (SIGSTOP, a long GC, a VM migration) */
 		gint64 duration = g_rand_int_range (sim->rand, 100, 6000);
@@ -1718,6 +2054,7 @@ sim_handle (Sim *sim, Event *ev)
 	case EV_PEER_UP:
 	case EV_PEER_DOWN:
 	case EV_SYNC_DONE:
+	case EV_HANDOVER:
 	default:
 		if (ev->incarnation != n->incarnation || !n->alive)
 			break;
@@ -1834,17 +2171,20 @@ sim_run (guint32 seed, gboolean state_sync, guint steps)
 			" ms simulated, published %.0f%% of the time, "
 			"max epoch %" G_GUINT64_FORMAT
 			", %u take-over requests, %u fencings, %u crashes, %u pauses, "
-			"%u arbiter restarts",
+			"%u arbiter restarts, %u switchovers (%u handed over)",
 			seed, state_sync ? " (state sync)" : "", sim.now,
 			100.0 * (double) sim.publishing_ms / (double) sim.now,
 			tandem_ha_lease_table_get_max_epoch (sim.table), sim.n_takeovers,
-			sim.n_fenced, sim.n_crashes, sim.n_pauses, sim.n_arbiter_restarts);
+			sim.n_fenced, sim.n_crashes, sim.n_pauses, sim.n_arbiter_restarts,
+			sim.n_switchovers, sim.n_handed_over);
 	/* the run exercised hand-overs, and the cluster was mostly served */
 	g_assert_cmpuint (tandem_ha_lease_table_get_max_epoch (sim.table), >=, 5);
 	g_assert_cmpuint (sim.n_crashes, >, 0);
 	g_assert_cmpuint (sim.n_pauses, >, 0);
 	g_assert_cmpuint (sim.n_arbiter_restarts, >, 0);
 	g_assert_cmpuint (sim.n_fenced, >, 0);
+	g_assert_cmpuint (sim.n_switchovers, >, 0);
+	g_assert_cmpuint (sim.n_handed_over, >, 0);
 	g_assert_cmpint (sim.publishing_ms, >, sim.now / 2);
 
 	for (int i = 0; i < N_NODES; i++) {
@@ -1911,6 +2251,11 @@ main (int argc, char **argv)
 	g_test_add_func ("/ha-machine/lost-request", test_lost_request);
 	g_test_add_func ("/ha-machine/stop/active", test_stop_active);
 	g_test_add_func ("/ha-machine/stop/not-active", test_stop_not_active);
+	g_test_add_func ("/ha-machine/switchover/step-down", test_step_down);
+	g_test_add_func ("/ha-machine/switchover/step-down-state-sync", test_step_down_state_sync);
+	g_test_add_func ("/ha-machine/switchover/nobody-takes", test_step_down_nobody_takes);
+	g_test_add_func ("/ha-machine/switchover/handover-offered", test_handover_offered);
+	g_test_add_func ("/ha-machine/switchover/pair", test_switchover_pair);
 	g_test_add_func ("/ha-machine/syncing/done", test_syncing);
 	g_test_add_func ("/ha-machine/syncing/active-lost", test_syncing_active_lost);
 	g_test_add_func ("/ha-machine/syncing/after-fencing", test_fenced_to_syncing);

@@ -39,7 +39,9 @@ typedef struct {
 
 struct _TandemHaMachine {
 	char *node_id;
-	char *holder;
+	char *holder;      /* the holder string in use */
+	char *base_holder; /* the one it was created with */
+	guint generation;  /* how many times it stepped down */
 	TandemHaMachineConfig config;
 
 	gboolean started;
@@ -75,6 +77,15 @@ struct _TandemHaMachine {
 	/* A take-over to ask for as soon as no request is in flight */
 	char *pending_take_from;
 	guint64 pending_take_from_epoch;
+
+	/* Switchover: after tandem_ha_machine_step_down() the node is STARTING
+	 * and asks for the lease only at next_attempt (one ttl later), unless
+	 * a peer claims to be active above stepped_epoch or a peer leaves */
+	gboolean stepping_down;
+	guint64 stepped_epoch;
+	char *stepped_holder; /* the holder string it gave up at its last step-down */
+	/* a passive: the holder that offered it the lease (switchover) */
+	char *handover_holder;
 
 	/* Warnings */
 	GHashTable *warned; /* keys of warnings given since the last successful answer */
@@ -253,6 +264,7 @@ tandem_ha_machine_new (const char *node_id, const char *holder, const TandemHaMa
 	self = g_new0 (TandemHaMachine, 1);
 	self->node_id = g_strdup (node_id);
 	self->holder = g_strdup (holder);
+	self->base_holder = g_strdup (holder);
 	if (config != NULL)
 		self->config = *config;
 	else
@@ -278,10 +290,13 @@ tandem_ha_machine_free (TandemHaMachine *self)
 		return;
 	g_free (self->node_id);
 	g_free (self->holder);
+	g_free (self->base_holder);
+	g_free (self->stepped_holder);
 	g_free (self->known_holder);
 	g_free (self->max_other_node);
 	g_free (self->in_flight_take_from);
 	g_free (self->pending_take_from);
+	g_free (self->handover_holder);
 	g_free (self->last_error);
 	g_hash_table_unref (self->warned);
 	g_hash_table_unref (self->peers);
@@ -330,6 +345,23 @@ tandem_ha_machine_get_lease_holder (TandemHaMachine *self)
 {
 	g_return_val_if_fail (self != NULL, NULL);
 	return self->known_holder;
+}
+
+/**
+ * tandem_ha_machine_get_holder:
+ * @self: a machine
+ *
+ * The holder string this node asks the arbiter for the lease with: the one
+ * it was created with, "NODE_ID#INCARNATION", followed by ".N" after its
+ * N-th step-down (tandem_ha_machine_step_down()).
+ *
+ * Returns: (transfer none): the holder string in use
+ */
+const char *
+tandem_ha_machine_get_holder (TandemHaMachine *self)
+{
+	g_return_val_if_fail (self != NULL, NULL);
+	return self->holder;
 }
 
 /**
@@ -424,6 +456,8 @@ set_state (TandemHaMachine *self, TandemHaState to, GArray *actions, char *messa
 	action->to = to;
 	action->message = message;
 	self->state = to;
+	if (to != TANDEM_HA_STATE_STARTING)
+		self->stepping_down = FALSE;
 }
 
 static void
@@ -629,7 +663,10 @@ run_due (TandemHaMachine *self, gint64 now_ms, GArray *actions)
 
 		send_acquire (self, now_ms, take_from, self->pending_take_from_epoch, actions);
 	} else if (self->attempt_asap || now_ms >= self->next_attempt) {
-		send_acquire (self, now_ms, NULL, 0, actions);
+		/* stepping down: the lease of the old holder string is taken
+		 * back (at a new epoch) unless the other node took it */
+		send_acquire (self, now_ms, self->stepping_down ? self->stepped_holder : NULL,
+			      self->stepped_epoch, actions);
 	}
 }
 
@@ -647,6 +684,14 @@ describe_takeover (TandemHaMachine *self, const char *prev_holder, const char *t
 	g_autofree char *node = NULL;
 	Peer *peer;
 
+	if (self->stepping_down)
+		return g_strdup ("no other node took the lease after the switchover");
+	if (self->handover_holder != NULL &&
+	    (g_strcmp0 (take_from, self->handover_holder) == 0 ||
+	     g_strcmp0 (prev_holder, self->handover_holder) == 0)) {
+		node = tandem_ha_holder_node_id (self->handover_holder);
+		return g_strdup_printf ("%s handed the lease over (switchover)", node);
+	}
 	if (prev_holder == NULL)
 		return g_strdup ("the lease was free");
 	if (is_mine (self, prev_holder))
@@ -702,6 +747,7 @@ become_active (TandemHaMachine *self,
 		   g_strdup_printf ("Became active%s (epoch %" G_GUINT64_FORMAT "): %s",
 				    from == TANDEM_HA_STATE_FENCED ? " again" : "", epoch, why));
 	g_clear_pointer (&self->pending_take_from, g_free);
+	g_clear_pointer (&self->handover_holder, g_free);
 	self->attempt_asap = FALSE;
 }
 
@@ -870,6 +916,11 @@ lease_ok (TandemHaMachine *self,
 				become_active (self, now_ms, sent_at, epoch, prev_holder, take_from,
 					       actions);
 			}
+		} else if (holder != NULL && g_strcmp0 (holder, self->stepped_holder) == 0) {
+			/* the lease this node handed over, not taken yet (or
+			 * renewed late): wait for it to expire, without warning */
+			note_lease (self, holder, epoch);
+			trusted = FALSE;
 		} else if (holder != NULL && is_previous_run (self, holder) &&
 			   self->state != TANDEM_HA_STATE_PASSIVE) {
 			g_autofree char *key = g_strconcat ("previous-run:", holder, NULL);
@@ -963,6 +1014,9 @@ tandem_ha_machine_lease_result (TandemHaMachine *self,
 		lease_ok (self, now_ms, sent_at, take_from, result, actions);
 	else
 		lease_error (self, now_ms, result->error_message, actions);
+	/* a switchover's take-over that did not make this node active is over */
+	if (take_from != NULL && g_strcmp0 (take_from, self->handover_holder) == 0)
+		g_clear_pointer (&self->handover_holder, g_free);
 	run_due (self, now_ms, actions);
 }
 
@@ -1049,6 +1103,10 @@ tandem_ha_machine_peer_status (TandemHaMachine *self,
 					node_id, epoch);
 			enter_fenced (self, now_ms, reason, actions);
 		}
+		/* stepping down: the other node took the lease; ask the
+		 * arbiter now, to follow it */
+		if (self->stepping_down && epoch > self->stepped_epoch)
+			ask_asap (self, now_ms);
 	}
 	run_due (self, now_ms, actions);
 }
@@ -1095,6 +1153,10 @@ tandem_ha_machine_peer_down (TandemHaMachine *self,
 	peer->claims_active = FALSE;
 	g_free (peer->left_reason);
 	peer->left_reason = g_strdup (reason);
+	/* stepping down: the node that was to take over may be gone; the
+	 * lease is free or held by it, ask now */
+	if (self->stepping_down)
+		ask_asap (self, now_ms);
 
 	if (self->known_holder != NULL && !is_mine (self, self->known_holder))
 		holder_node = tandem_ha_holder_node_id (self->known_holder);
@@ -1196,6 +1258,186 @@ tandem_ha_machine_stop (TandemHaMachine *self, gint64 now_ms, const char *reason
 	self->in_flight = FALSE;
 	g_clear_pointer (&self->pending_take_from, g_free);
 	(void) now_ms;
+}
+
+/**
+ * tandem_ha_machine_step_down:
+ * @self: a machine
+ * @now_ms: monotonic time in milliseconds
+ * @reason: (nullable): why, for the log
+ * @actions: (element-type TandemHaAction): where to append the actions
+ *
+ * A switchover: an active node stops publishing (first), becomes STARTING
+ * and offers the lease to the other node (HAND_OVER, after the TRANSITION,
+ * so that the other node hears that this one is no longer active before
+ * the offer).  The other node takes it over from this node's holder at its
+ * epoch, which the arbiter grants whether the lease still runs or not.  A
+ * renewal in flight is forgotten: its answer cannot make this node active
+ * again.  The node then holds off for lease_ttl_ms - fence_margin_ms: it
+ * asks the arbiter earlier only when a peer says it is active above the
+ * epoch this node had (it then follows it), when a peer leaves, or when the
+ * other node refuses the offer (tandem_ha_machine_handover_refused()).
+ * If nobody took the lease by then, it takes it back.
+ *
+ * The offer stays valid for as long as the lease is held by the holder
+ * string at the epoch it names, and a request can reach the arbiter late:
+ * so this node never publishes under that holder string again.  It asks
+ * with a new one from now on (tandem_ha_machine_get_holder(): the old one
+ * with ".N" appended), taking the lease over from its old holder string
+ * while it steps down: the arbiter gives it a new epoch, at once (the hold
+ * ends before the old lease can expire, so that a passive polling for it
+ * does not win it first), and an offer that arrives after that is refused.
+ * For the same reason the lease is not released (unlike at stop): a
+ * release cannot be told from a late one, and the take-over needs none.
+ *
+ * Safety does not depend on the hold-off: the take-over is granted only
+ * while the lease is still the old holder's at its epoch, and this node
+ * stopped publishing before it offered it.
+ *
+ * Returns: %TRUE if the node stepped down; %FALSE, with no action, when it
+ *   was not active (or its publishing window had just ended: it fences)
+ */
+gboolean
+tandem_ha_machine_step_down (TandemHaMachine *self,
+			     gint64 now_ms,
+			     const char *reason,
+			     GArray *actions)
+{
+	TandemHaAction *action;
+	guint64 epoch;
+
+	g_return_val_if_fail (self != NULL, FALSE);
+	g_return_val_if_fail (actions != NULL, FALSE);
+
+	if (!accepts_input (self))
+		return FALSE;
+	check_time (self, now_ms, actions);
+	if (self->state != TANDEM_HA_STATE_ACTIVE) {
+		run_due (self, now_ms, actions);
+		return FALSE;
+	}
+	if (reason == NULL)
+		reason = "switchover";
+	epoch = self->my_epoch;
+	set_publish (self, FALSE, actions);
+
+	self->in_flight = FALSE;
+	g_clear_pointer (&self->in_flight_take_from, g_free);
+	g_clear_pointer (&self->pending_take_from, g_free);
+	g_clear_pointer (&self->known_holder, g_free); /* handed over: nobody active is known */
+	self->attempt_asap = FALSE;
+	self->next_attempt = now_ms + self->config.lease_ttl_ms - self->config.fence_margin_ms;
+
+	/* the lease offered under the old holder string stays the other
+	 * node's to take over, whenever its request reaches the arbiter;
+	 * this node never publishes under it again, and asks with a new
+	 * holder string from now on (the arbiter gives a new epoch to it) */
+	g_free (self->stepped_holder);
+	self->stepped_holder = g_steal_pointer (&self->holder);
+	self->holder = g_strdup_printf ("%s.%u", self->base_holder, ++self->generation);
+
+	set_state (self, TANDEM_HA_STATE_STARTING, actions,
+		   g_strdup_printf (
+			   "Stepped down (was active at epoch %" G_GUINT64_FORMAT
+			   "), stopped publishing: %s; offering the lease to the other "
+			   "node, not asking for it again for %u ms unless another node takes it",
+			   epoch, reason, self->config.lease_ttl_ms - self->config.fence_margin_ms));
+	self->stepping_down = TRUE;
+	self->stepped_epoch = epoch;
+
+	action = append_action (actions, TANDEM_HA_ACTION_HAND_OVER);
+	action->take_from = g_strdup (self->stepped_holder);
+	action->take_from_epoch = epoch;
+	action->epoch = epoch;
+	return TRUE;
+}
+
+/**
+ * tandem_ha_machine_handover_offered:
+ * @self: a machine
+ * @now_ms: monotonic time in milliseconds
+ * @node_id: the node that offers its lease
+ * @holder: its holder string
+ * @epoch: the epoch it held the lease at
+ * @actions: (element-type TandemHaAction): where to append the actions
+ *
+ * A passive node asks for the lease at once (as soon as no request is in
+ * flight), taking it over from @holder at @epoch: the arbiter grants that
+ * whether or not the release of @holder reached it first, and refuses it
+ * if the lease changed hands since.  Ignored unless this node is passive
+ * and @holder belongs to @node_id.
+ */
+void
+tandem_ha_machine_handover_offered (TandemHaMachine *self,
+				    gint64 now_ms,
+				    const char *node_id,
+				    const char *holder,
+				    guint64 epoch,
+				    GArray *actions)
+{
+	g_autofree char *holder_node = NULL;
+
+	g_return_if_fail (self != NULL);
+	g_return_if_fail (node_id != NULL);
+	g_return_if_fail (actions != NULL);
+
+	if (!accepts_input (self) || strcmp (node_id, self->node_id) == 0)
+		return;
+	check_time (self, now_ms, actions);
+	if (holder != NULL)
+		holder_node = tandem_ha_holder_node_id (holder);
+	if (self->state == TANDEM_HA_STATE_PASSIVE && holder_node != NULL &&
+	    strcmp (holder_node, node_id) == 0 && !is_mine (self, holder)) {
+		g_free (self->pending_take_from);
+		self->pending_take_from = g_strdup (holder);
+		self->pending_take_from_epoch = epoch;
+		g_free (self->handover_holder);
+		self->handover_holder = g_strdup (holder);
+	}
+	run_due (self, now_ms, actions);
+}
+
+/**
+ * tandem_ha_machine_handover_refused:
+ * @self: a machine
+ * @now_ms: monotonic time in milliseconds
+ * @node_id: the node that refused the lease offered by
+ *   tandem_ha_machine_step_down()
+ * @actions: (element-type TandemHaAction): where to append the actions
+ *
+ * While stepping down: the hold-off ends, and the node asks for the lease
+ * back at once.  Ignored otherwise.
+ */
+void
+tandem_ha_machine_handover_refused (TandemHaMachine *self,
+				    gint64 now_ms,
+				    const char *node_id,
+				    GArray *actions)
+{
+	g_return_if_fail (self != NULL);
+	g_return_if_fail (node_id != NULL);
+	g_return_if_fail (actions != NULL);
+
+	if (!accepts_input (self))
+		return;
+	check_time (self, now_ms, actions);
+	if (self->stepping_down)
+		ask_asap (self, now_ms);
+	run_due (self, now_ms, actions);
+}
+
+/**
+ * tandem_ha_machine_is_stepping_down:
+ * @self: a machine
+ *
+ * Returns: %TRUE from tandem_ha_machine_step_down() until the node follows
+ *   another active node, becomes active again or stops
+ */
+gboolean
+tandem_ha_machine_is_stepping_down (TandemHaMachine *self)
+{
+	g_return_val_if_fail (self != NULL, FALSE);
+	return self->stepping_down;
 }
 
 /* The lease table */

@@ -67,6 +67,10 @@ typedef enum {
 	TANDEM_HA_ACTION_TRANSITION,
 	/* Log @message as a warning (arbiter unreachable, stale epoch...) */
 	TANDEM_HA_ACTION_WARN,
+	/* Switchover: tell the other node that it may take the lease over
+	 * from @take_from at @take_from_epoch now (this node stopped
+	 * publishing); it answers with tandem_ha_machine_handover_offered() */
+	TANDEM_HA_ACTION_HAND_OVER,
 } TandemHaActionType;
 
 typedef struct {
@@ -113,6 +117,9 @@ TandemHaState tandem_ha_machine_get_state (TandemHaMachine *self);
 guint64 tandem_ha_machine_get_epoch (TandemHaMachine *self);	  /* this node's epoch while active, else the last seen */
 const char *tandem_ha_machine_get_lease_holder (TandemHaMachine *self); /* last known, or NULL */
 gint64 tandem_ha_machine_get_publish_until (TandemHaMachine *self);   /* 0 when not publishing */
+/* the holder string in use: the one given to tandem_ha_machine_new(), with
+ * ".N" appended after the N-th step-down */
+const char *tandem_ha_machine_get_holder (TandemHaMachine *self);
 /* the earliest time tandem_ha_machine_tick() has something to do */
 gint64 tandem_ha_machine_get_next_deadline (TandemHaMachine *self);
 
@@ -140,6 +147,32 @@ void tandem_ha_machine_peer_down (TandemHaMachine *self,
 /* HA part 2: the state sync of a SYNCING node finished */
 void tandem_ha_machine_sync_done (TandemHaMachine *self, gint64 now_ms, GArray *actions);
 void tandem_ha_machine_stop (TandemHaMachine *self, gint64 now_ms, const char *reason, GArray *actions);
+/* Switchover: an active node stops publishing, offers the lease to the
+ * other node (HAND_OVER), changes its holder string, and asks for the
+ * lease again (taking it over from its old holder string) only after
+ * lease_ttl_ms - fence_margin_ms, unless another node claims to be active
+ * first (it then follows it), a peer leaves or refuses the offer.  FALSE
+ * (and no action) when not active. */
+gboolean tandem_ha_machine_step_down (TandemHaMachine *self,
+				      gint64 now_ms,
+				      const char *reason,
+				      GArray *actions);
+/* Switchover: @node_id offers this passive node its lease (@holder at
+ * @epoch): ask for it at once, taking it over from @holder */
+void tandem_ha_machine_handover_offered (TandemHaMachine *self,
+					 gint64 now_ms,
+					 const char *node_id,
+					 const char *holder,
+					 guint64 epoch,
+					 GArray *actions);
+/* Switchover: @node_id refused the offer: a node stepping down asks for
+ * the lease back at once */
+void tandem_ha_machine_handover_refused (TandemHaMachine *self,
+					 gint64 now_ms,
+					 const char *node_id,
+					 GArray *actions);
+/* TRUE between tandem_ha_machine_step_down() and the next change of state */
+gboolean tandem_ha_machine_is_stepping_down (TandemHaMachine *self);
 
 /* The node id part of a holder string ("a#3" -> "a"); newly allocated */
 char *tandem_ha_holder_node_id (const char *holder);

@@ -28,7 +28,11 @@
  *  - the arbiter: lease requests run on a worker thread against the store
  *    (so that a slow database never stalls heartbeats), go to the witness as
  *    channel messages, or are decided locally (arbiter none);
- *  - time: one GSource whose ready time is the machine's next deadline.
+ *  - time: one GSource whose ready time is the machine's next deadline;
+ *  - switchover: tandem_ha_hand_over_async() steps the machine down and
+ *    offers the lease to the passive (a "take-over" message), which takes
+ *    it over (tandem_ha_machine_handover_offered()) or answers
+ *    "take-over-refused" (the node's handover func decides).
  *
  * A witness runs no machine: it answers lease requests from its in-memory
  * lease table and persists the highest epoch it handed out.
@@ -68,6 +72,21 @@ struct _TandemHa {
 	guint witness_request;
 	char *witness_id;
 	gint64 publish_until_us;
+
+	TandemHaRoleFunc role_func;
+	gpointer role_data;
+
+	/* switchover: on the active, the hand-over under way; on a passive,
+	 * the node's check of an offer */
+	GTask *handover_task;
+	char *handover_to;
+	guint64 handover_epoch;
+	JsonObject *handover_extra;
+	guint handover_timeout;
+	TandemHaHandoverFunc handover_func;
+	gpointer handover_data;
+	char *last_offer; /* "HOLDER@EPOCH" of the last offer handled (it comes on every session) */
+	char *handover_refusal; /* why handover_to refused the offer */
 };
 
 static const char *arbiter_names[] = { "store", "witness", "none" };
@@ -111,6 +130,7 @@ tandem_ha_config_parse (TandemHaConfig *config, TandemConfigSection *section, GS
 	g_auto(GValue) ttl = G_VALUE_INIT;
 	g_auto(GValue) renew = G_VALUE_INIT;
 	g_auto(GValue) margin = G_VALUE_INIT;
+	g_auto(GValue) ack = G_VALUE_INIT;
 
 	if (lookup (section, g_param_spec_string ("key_file", NULL, NULL, NULL, G_PARAM_READWRITE), &key_file,
 		    errors)) {
@@ -154,6 +174,18 @@ tandem_ha_config_parse (TandemHaConfig *config, TandemConfigSection *section, GS
 	if (lookup (section, g_param_spec_uint ("fence_margin_ms", NULL, NULL, 0, 600000, 0, G_PARAM_READWRITE),
 		    &margin, errors))
 		config->fence_margin_ms = g_value_get_uint (&margin);
+	if (lookup (section, g_param_spec_string ("ack", NULL, NULL, "replicated", G_PARAM_READWRITE), &ack, errors)) {
+		const char *mode = g_value_get_string (&ack);
+
+		if (g_strcmp0 (mode, "replicated") == 0 || g_strcmp0 (mode, "local") == 0) {
+			config->ack_local = g_strcmp0 (mode, "local") == 0;
+		} else {
+			g_autofree char *where = tandem_config_section_describe_key (section, "ack");
+
+			g_string_append_printf (errors, "%s: expected replicated or local, got \"%s\"\n", where,
+						mode != NULL ? mode : "");
+		}
+	}
 	{
 		guint margin_ms = config->fence_margin_ms != 0 ? config->fence_margin_ms : config->lease_ttl_ms / 3;
 		guint renew_ms = config->lease_renew_ms != 0 ? config->lease_renew_ms : config->lease_ttl_ms / 6;
@@ -446,6 +478,48 @@ acquire_locally (TandemHa *self, const TandemHaAction *action)
 	feed_lease_result (self, action->request_id, TRUE, self->holder, self->none_epoch, action->ttl_ms, NULL);
 }
 
+static void handover_done (TandemHa *self, guint64 epoch, GError *error);
+
+/* Switchover: offers the lease to the node it is handed to (or to every
+ * node, if none was named): a "take-over" message with the holder string
+ * and epoch to take it over from, and the members the node added */
+static void
+send_handover (TandemHa *self, const TandemHaAction *action)
+{
+	g_autoptr(JsonObject) body = json_object_new ();
+	g_autoptr(GPtrArray) peers = tandem_ha_channel_dup_peers (self->channel);
+	gboolean sent = FALSE;
+
+	if (self->handover_extra != NULL) {
+		g_autoptr(GList) members = json_object_get_members (self->handover_extra);
+
+		for (GList *l = members; l != NULL; l = l->next)
+			json_object_set_member (body, l->data,
+						json_node_copy (json_object_get_member (self->handover_extra, l->data)));
+	}
+	json_object_set_string_member (body, "holder", action->take_from);
+	json_object_set_int_member (body, "epoch", (gint64) action->take_from_epoch);
+	for (guint i = 0; i < peers->len; i++) {
+		TandemHaPeer *peer = g_ptr_array_index (peers, i);
+		g_autoptr(GError) error = NULL;
+
+		if (g_strcmp0 (peer->role, "witness") == 0 ||
+		    (self->handover_to != NULL && g_strcmp0 (peer->node_id, self->handover_to) != 0))
+			continue;
+		if (tandem_ha_channel_send (self->channel, peer->node_id, "take-over", body, &error))
+			sent = TRUE;
+		else
+			g_warning ("Switchover: cannot offer the lease to %s: %s", peer->node_id, error->message);
+	}
+	if (sent)
+		g_message ("Switchover: offered the lease (epoch %" G_GUINT64_FORMAT ") to %s", action->take_from_epoch,
+			   self->handover_to != NULL ? self->handover_to : "the other node");
+	else
+		g_warning ("Switchover: %s is not connected: nobody was offered the lease; this node takes it back "
+			   "in %u ms unless another node takes it",
+			   self->handover_to != NULL ? self->handover_to : "the other node", self->config.lease_ttl_ms);
+}
+
 static void
 apply_actions (TandemHa *self, GArray *actions)
 {
@@ -471,6 +545,41 @@ apply_actions (TandemHa *self, GArray *actions)
 		case TANDEM_HA_ACTION_TRANSITION:
 			g_message ("%s", action->message);
 			send_status (self);
+			if (self->role_func != NULL) {
+				const char *holder = tandem_ha_machine_get_lease_holder (self->machine);
+				g_autofree char *active = holder != NULL ? tandem_ha_holder_node_id (holder) : NULL;
+
+				self->role_func (tandem_ha_state_to_string (action->to),
+						 tandem_ha_machine_get_epoch (self->machine),
+						 g_strcmp0 (active, self->node_id) != 0 ? active : NULL, self->role_data);
+			}
+			if (self->handover_task != NULL) {
+				const char *holder = tandem_ha_machine_get_lease_holder (self->machine);
+				g_autofree char *active = holder != NULL ? tandem_ha_holder_node_id (holder) : NULL;
+				guint64 epoch = tandem_ha_machine_get_epoch (self->machine);
+
+				if (action->to == TANDEM_HA_STATE_ACTIVE)
+					handover_done (self, 0,
+						       g_error_new (TANDEM_ERROR, TANDEM_ERROR_BUSY,
+								    "%s did not take the lease over%s%s: this node is "
+								    "active again (epoch %" G_GUINT64_FORMAT ")",
+								    self->handover_to,
+								    self->handover_refusal != NULL ? ": " : "",
+								    self->handover_refusal != NULL ? self->handover_refusal : "",
+								    epoch));
+				else if ((action->to == TANDEM_HA_STATE_SYNCING ||
+					  action->to == TANDEM_HA_STATE_PASSIVE) &&
+					 g_strcmp0 (active, self->handover_to) == 0)
+					handover_done (self, epoch, NULL);
+				else if (action->to != TANDEM_HA_STATE_STARTING)
+					handover_done (self, 0,
+						       g_error_new (TANDEM_ERROR, TANDEM_ERROR_BUSY,
+								    "the switchover ended with this node %s",
+								    tandem_ha_state_to_string (action->to)));
+			}
+			break;
+		case TANDEM_HA_ACTION_HAND_OVER:
+			send_handover (self, action);
 			break;
 		case TANDEM_HA_ACTION_WARN:
 		default:
@@ -586,6 +695,11 @@ on_peer_status (TandemHaChannel *channel, const char *node_id, JsonObject *statu
 				       actions);
 	apply_actions (self, actions);
 	reschedule (self);
+	/* switchover: the node the lease was handed to says it is active */
+	if (self->handover_task != NULL && g_strcmp0 (node_id, self->handover_to) == 0 &&
+	    state == TANDEM_HA_STATE_ACTIVE &&
+	    (guint64) json_object_get_int_member_with_default (status, "epoch", 0) > self->handover_epoch)
+		handover_done (self, (guint64) json_object_get_int_member_with_default (status, "epoch", 0), NULL);
 }
 
 static void
@@ -606,6 +720,21 @@ on_peer_left (TandemHaChannel *channel, const char *node_id, const char *reason,
 	tandem_ha_machine_peer_down (self->machine, now_ms (), node_id, died, reason, actions);
 	apply_actions (self, actions);
 	reschedule (self);
+}
+
+/* Switchover, on a passive: tells the node that offered its lease why this
+ * one does not take it */
+static void
+refuse_offer (TandemHa *self, const char *node_id, JsonObject *offer, const char *reason)
+{
+	g_autoptr(JsonObject) body = json_object_new ();
+
+	g_message ("Switchover: %s offers its lease (epoch %" G_GINT64_FORMAT "), not taking it: %s", node_id,
+		   json_object_get_int_member_with_default (offer, "epoch", 0), reason);
+	json_object_set_string_member (body, "holder", json_object_get_string_member_with_default (offer, "holder", ""));
+	json_object_set_int_member (body, "epoch", json_object_get_int_member_with_default (offer, "epoch", 0));
+	json_object_set_string_member (body, "reason", reason);
+	tandem_ha_channel_send (self->channel, node_id, "take-over-refused", body, NULL);
 }
 
 /* A witness answers lease requests; a node reads the answers. */
@@ -662,6 +791,53 @@ on_message (TandemHaChannel *channel, const char *node_id, const char *type, Jso
 					   json_object_get_string_member_with_default (body, "holder", NULL),
 					   (guint64) json_object_get_int_member_with_default (body, "epoch", 0),
 					   json_object_get_int_member_with_default (body, "remaining_ms", 0), NULL);
+		return;
+	}
+	if (!self->witness && self->machine != NULL && g_strcmp0 (type, "take-over") == 0) {
+		g_autoptr(GArray) actions = tandem_ha_actions_new ();
+		const char *holder = json_object_get_string_member_with_default (body, "holder", NULL);
+		guint64 epoch = (guint64) json_object_get_int_member_with_default (body, "epoch", 0);
+		g_autofree char *offer = g_strdup_printf ("%s@%" G_GUINT64_FORMAT, holder, epoch);
+
+		if (g_strcmp0 (offer, self->last_offer) == 0)
+			return;
+		g_free (self->last_offer);
+		self->last_offer = g_steal_pointer (&offer);
+		if (tandem_ha_machine_get_state (self->machine) != TANDEM_HA_STATE_PASSIVE) {
+			g_autofree char *reason = g_strdup_printf ("%s is %s, not passive", self->node_id,
+								   current_state (self));
+
+			refuse_offer (self, node_id, body, reason);
+			return;
+		}
+		if (self->handover_func != NULL) {
+			g_autofree char *reason = NULL;
+
+			if (!self->handover_func (node_id, body, &reason, self->handover_data)) {
+				refuse_offer (self, node_id, body, reason != NULL ? reason : "refused");
+				return;
+			}
+		}
+		g_message ("Switchover: %s offers its lease (epoch %" G_GUINT64_FORMAT "): taking it over", node_id,
+			   epoch);
+		tandem_ha_machine_handover_offered (self->machine, now_ms (), node_id, holder, epoch, actions);
+		apply_actions (self, actions);
+		reschedule (self);
+		return;
+	}
+	if (!self->witness && self->machine != NULL && g_strcmp0 (type, "take-over-refused") == 0) {
+		g_autoptr(GArray) actions = tandem_ha_actions_new ();
+		const char *reason = json_object_get_string_member_with_default (body, "reason", "refused");
+
+		if (self->handover_task == NULL || g_strcmp0 (node_id, self->handover_to) != 0 ||
+		    self->handover_refusal != NULL || !tandem_ha_machine_is_stepping_down (self->machine))
+			return;
+		g_message ("Switchover: %s refused the lease: %s; taking it back", node_id, reason);
+		g_free (self->handover_refusal);
+		self->handover_refusal = g_strdup (reason);
+		tandem_ha_machine_handover_refused (self->machine, now_ms (), node_id, actions);
+		apply_actions (self, actions);
+		reschedule (self);
 	}
 }
 
@@ -714,11 +890,32 @@ tandem_ha_new (const TandemHaConfig *config,
 									      : config->lease_ttl_ms / 6;
 		machine_config.fence_margin_ms = config->fence_margin_ms != 0 ? config->fence_margin_ms
 										: config->lease_ttl_ms / 3;
+		/* a node that finds another active copies its state first */
+		machine_config.state_sync = TRUE;
 		self->machine = tandem_ha_machine_new (node_id, self->holder, &machine_config);
 		if (config->arbiter == TANDEM_HA_ARBITER_NONE)
 			self->none_epoch = load_epoch (self->epoch_path);
 	}
 	return self;
+}
+
+void
+tandem_ha_sync_done (TandemHa *self)
+{
+	g_autoptr(GArray) actions = tandem_ha_actions_new ();
+
+	if (self->machine == NULL || !self->started)
+		return;
+	tandem_ha_machine_sync_done (self->machine, now_ms (), actions);
+	apply_actions (self, actions);
+	reschedule (self);
+}
+
+void
+tandem_ha_set_role_func (TandemHa *self, TandemHaRoleFunc func, gpointer user_data)
+{
+	self->role_func = func;
+	self->role_data = user_data;
 }
 
 void
@@ -754,6 +951,127 @@ tandem_ha_start (TandemHa *self)
 	reschedule (self);
 }
 
+/* --- switchover ------------------------------------------------------------ */
+
+static void
+handover_done (TandemHa *self, guint64 epoch, GError *error)
+{
+	GTask *task = g_steal_pointer (&self->handover_task);
+
+	if (task == NULL) {
+		g_clear_error (&error);
+		return;
+	}
+	g_clear_pointer (&self->handover_to, g_free);
+	g_clear_pointer (&self->handover_extra, json_object_unref);
+	g_clear_pointer (&self->handover_refusal, g_free);
+	if (self->handover_timeout != 0) {
+		g_source_remove (self->handover_timeout);
+		self->handover_timeout = 0;
+	}
+	if (error != NULL) {
+		g_task_return_error (task, error);
+	} else {
+		guint64 *result = g_new (guint64, 1);
+
+		*result = epoch;
+		g_task_return_pointer (task, result, g_free);
+	}
+	g_object_unref (task);
+}
+
+static gboolean
+on_handover_timeout (gpointer data)
+{
+	TandemHa *self = data;
+
+	self->handover_timeout = 0;
+	handover_done (self, 0,
+		       g_error_new (TANDEM_ERROR, TANDEM_ERROR_TIMED_OUT,
+				    "%s did not take the lease over and this node did not take it back within %u ms "
+				    "(state %s)",
+				    self->handover_to, self->config.lease_ttl_ms + 1000, current_state (self)));
+	return G_SOURCE_REMOVE;
+}
+
+void
+tandem_ha_hand_over_async (TandemHa *self,
+			   const char *to_node,
+			   JsonObject *extra,
+			   GAsyncReadyCallback callback,
+			   gpointer user_data)
+{
+	g_autoptr(GTask) task = g_task_new (NULL, NULL, callback, user_data);
+	g_autoptr(GArray) actions = tandem_ha_actions_new ();
+	g_autofree char *reason = g_strdup_printf ("switchover to %s", to_node != NULL ? to_node : "the other node");
+	guint64 epoch;
+
+	g_task_set_source_tag (task, tandem_ha_hand_over_async);
+	if (self->machine == NULL || !self->started) {
+		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
+					 "this member does not run the HA state machine");
+		return;
+	}
+	if (self->handover_task != NULL) {
+		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
+					 "a switchover to %s is already under way", self->handover_to);
+		return;
+	}
+	epoch = tandem_ha_machine_get_epoch (self->machine);
+	/* set first: the HAND_OVER action goes to handover_to, with the extra members */
+	self->handover_task = g_object_ref (task);
+	self->handover_to = g_strdup (to_node);
+	self->handover_epoch = epoch;
+	self->handover_extra = extra != NULL ? json_object_ref (extra) : NULL;
+	if (!tandem_ha_machine_step_down (self->machine, now_ms (), reason, actions)) {
+		g_autofree char *state = g_strdup (current_state (self));
+
+		g_object_unref (g_steal_pointer (&self->handover_task));
+		g_clear_pointer (&self->handover_to, g_free);
+		g_clear_pointer (&self->handover_extra, json_object_unref);
+		apply_actions (self, actions);
+		reschedule (self);
+		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED, "this node is %s, not active",
+					 state);
+		return;
+	}
+	/* the offered holder string is never used again: see
+	 * tandem_ha_machine_step_down() */
+	g_free (self->holder);
+	self->holder = g_strdup (tandem_ha_machine_get_holder (self->machine));
+	self->handover_timeout = g_timeout_add (self->config.lease_ttl_ms + 1000, on_handover_timeout, self);
+	apply_actions (self, actions);
+	reschedule (self);
+}
+
+gboolean
+tandem_ha_hand_over_finish (TandemHa *self, GAsyncResult *result, guint64 *epoch, GError **error)
+{
+	g_autofree guint64 *value = NULL;
+
+	(void) self;
+	g_return_val_if_fail (g_task_is_valid (result, NULL), FALSE);
+	value = g_task_propagate_pointer (G_TASK (result), error);
+	if (value == NULL)
+		return FALSE;
+	if (epoch != NULL)
+		*epoch = *value;
+	return TRUE;
+}
+
+void
+tandem_ha_set_handover_func (TandemHa *self, TandemHaHandoverFunc func, gpointer user_data)
+{
+	self->handover_func = func;
+	self->handover_data = user_data;
+}
+
+gboolean
+tandem_ha_is_handing_over (TandemHa *self)
+{
+	return self->handover_task != NULL;
+}
+
 void
 tandem_ha_stop (TandemHa *self, const char *reason)
 {
@@ -762,6 +1080,7 @@ tandem_ha_stop (TandemHa *self, const char *reason)
 
 	if (!self->started)
 		return;
+	handover_done (self, 0, g_error_new (TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is stopping"));
 	self->started = FALSE;
 	if (self->machine != NULL) {
 		tandem_ha_machine_stop (self->machine, now_ms (), reason, actions);
@@ -823,6 +1142,7 @@ tandem_ha_free (TandemHa *self)
 	g_free (self->epoch_path);
 	g_free (self->lease_holder);
 	g_free (self->witness_id);
+	g_free (self->last_offer);
 	g_free (self);
 }
 

@@ -27,6 +27,7 @@ typedef struct {
 	guint lease_ttl_ms;
 	guint lease_renew_ms;
 	guint fence_margin_ms;
+	gboolean ack_local; /* ack = local: acknowledge without waiting for the passive */
 	/* where the keys are, for messages */
 	char *key_file_origin;
 	char *arbiter_origin;
@@ -61,7 +62,31 @@ TandemHa *tandem_ha_new (const TandemHaConfig *config,
 			 TandemHaPublishFunc publish,
 			 gpointer publish_data,
 			 GError **error);
+/* Called after every transition: the new state, this node's epoch, and
+ * the node id of the active member when another one is active */
+typedef void (*TandemHaRoleFunc) (const char *state, guint64 epoch, const char *active_node, gpointer user_data);
+void tandem_ha_set_role_func (TandemHa *self, TandemHaRoleFunc func, gpointer user_data);
 void tandem_ha_start (TandemHa *self);
+/* A syncing node holds the active's state now */
+void tandem_ha_sync_done (TandemHa *self);
+/* Switchover, on the active node: stops publishing and offers the lease to
+ * @to_node (a "take-over" message carrying @extra's members, the holder
+ * string and the epoch); completes once @to_node is active (its epoch),
+ * or with an error when this node is not active (TANDEM_ERROR_NOT_SUPPORTED),
+ * takes the lease back (TANDEM_ERROR_BUSY), stops, or sees no outcome
+ * within lease_ttl_ms + 1 s (TANDEM_ERROR_TIMED_OUT) */
+void tandem_ha_hand_over_async (TandemHa *self,
+				const char *to_node,
+				JsonObject *extra,
+				GAsyncReadyCallback callback,
+				gpointer user_data);
+gboolean tandem_ha_hand_over_finish (TandemHa *self, GAsyncResult *result, guint64 *epoch, GError **error);
+gboolean tandem_ha_is_handing_over (TandemHa *self);
+/* On a passive: @from_node offers its lease (@body: the offer); return
+ * FALSE, with a @reason, to refuse it (this node does not hold every
+ * event): the offering node is told, and takes its lease back at once */
+typedef gboolean (*TandemHaHandoverFunc) (const char *from_node, JsonObject *body, char **reason, gpointer user_data);
+void tandem_ha_set_handover_func (TandemHa *self, TandemHaHandoverFunc func, gpointer user_data);
 /* Steps down (releasing the lease if active) and stops deciding */
 void tandem_ha_stop (TandemHa *self, const char *reason);
 void tandem_ha_free (TandemHa *self);

@@ -1054,6 +1054,28 @@ answer_ingest (TandemHttpReceiver *self,
 				  req->n_events, first_seq, n_new));
 }
 
+typedef struct {
+	TandemHttpReceiver *self;
+	SoupServerMessage *msg;
+	Request *req; /* owned by msg */
+} Pending;
+
+static void
+on_ingested (GObject *source, GAsyncResult *result, gpointer data)
+{
+	Pending *p = data;
+	g_autoptr(GError) error = NULL;
+	guint64 first_seq = 0;
+	guint n_new = 0;
+	gboolean ok = tandem_node_ingest_finish (TANDEM_NODE (source), result, &first_seq, &n_new, &error);
+
+	answer_ingest (p->self, p->msg, p->req, ok, first_seq, n_new, error);
+	soup_server_message_unpause (p->msg);
+	g_object_unref (p->msg);
+	g_object_unref (p->self);
+	g_free (p);
+}
+
 static void
 handler (SoupServer *server,
 	 SoupServerMessage *msg,
@@ -1111,6 +1133,37 @@ handler (SoupServer *server,
 	req->n_events = events->len;
 	key = soup_message_headers_get_one (soup_server_message_get_request_headers (msg),
 					    "Idempotency-Key");
+	/* clients send every event to both nodes: the copies are matched by
+	 * id (or by the request's key), so an event without one is refused */
+	if (key == NULL && tandem_receiver_get_duplicated_in_cluster (TANDEM_RECEIVER (self))) {
+		for (guint i = 0; i < events->len; i++) {
+			const char *id = ids != NULL && i < ids->len ? g_ptr_array_index (ids, i) : NULL;
+
+			if (id == NULL || *id == '\0') {
+				g_autofree char *detail = g_strdup_printf (
+					"event %u has no id: with duplicated_in_cluster = true every event needs "
+					"an \"id\" (or the request an Idempotency-Key), so that the nodes can "
+					"match the copies clients send to both",
+					i);
+
+				respond_error (self, msg, SOUP_STATUS_UNPROCESSABLE_ENTITY, NULL, NULL, detail);
+				return;
+			}
+		}
+	}
+	if (!tandem_node_acks_at_acceptance (node)) {
+		/* the acknowledgement waits for the passive (or for the active,
+		 * on a passive that forwards): answer when the node says */
+		Pending *p = g_new0 (Pending, 1);
+
+		p->self = g_object_ref (self);
+		p->msg = g_object_ref (msg);
+		p->req = req;
+		soup_server_message_pause (msg);
+		tandem_node_ingest_async (node, req->endpoint->stream_id, events,
+					  ids != NULL ? (const char *const *) ids->pdata : NULL, key, NULL, on_ingested, p);
+		return;
+	}
 	/* the node acknowledges at acceptance: answer in this same call, with
 	 * no pause and no main loop round trip */
 	ok = tandem_node_ingest (node, req->endpoint->stream_id, events,
