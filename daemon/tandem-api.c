@@ -24,7 +24,18 @@
  * served by a #SoupServer on the main context while the node runs:
  *
  * - `GET /api/v1/status`: tandem_node_dup_status() as it is;
- * - `GET /api/v1/health`: `{"status":"ok"}`, a cheap liveness probe.
+ * - `GET /api/v1/health`: `{"status":"ok"}`, a cheap liveness probe;
+ * - `POST /api/v1/persist`: tandem_node_persist_async(): a snapshot of every
+ *   plan to every persister now; `{"persisted":true,"seq":S}` once they
+ *   hold it, 503 when the node may not persist (not active, stopping), 409
+ *   when no persister is configured, 500 naming the persisters that failed;
+ * - `POST /api/v1/switchover`: tandem_node_switchover_async(): on the active
+ *   node, hands the active role to the in-sync passive; answers once it is
+ *   done, `{"switchover":"done","previous_active":A,"active":B,"epoch":N}`,
+ *   409 when the node cannot hand over (not active: the detail names the
+ *   active node; no passive in sync; one under way), 503 with Retry-After
+ *   when it was aborted (the passive did not acknowledge in time, or did not
+ *   take the lease: this node is active again).
  *
  * Every error is a JSON object `{"error": NAME, "detail": TEXT}`, as the
  * http receiver answers.  With `token_file` every request needs
@@ -511,6 +522,8 @@ error_name (guint status)
 		return "not found";
 	case SOUP_STATUS_METHOD_NOT_ALLOWED:
 		return "method not allowed";
+	case SOUP_STATUS_CONFLICT:
+		return "conflict";
 	case SOUP_STATUS_SERVICE_UNAVAILABLE:
 		return "unavailable";
 	default:
@@ -587,6 +600,123 @@ serve_health (TandemApi *self, SoupServerMessage *msg)
 	respond (msg, SOUP_STATUS_OK, g_strdup ("{\"status\":\"ok\"}"));
 }
 
+/* The digest of every plan's state at one seq: two nodes of a cluster that
+ * processed the same events show the same digests */
+static void
+serve_state (TandemApi *self, SoupServerMessage *msg)
+{
+	g_autoptr (GError) error = NULL;
+	g_autoptr (JsonNode) state = tandem_node_dup_state_digest (self->node, &error);
+
+	if (state == NULL) {
+		respond_error (msg, SOUP_STATUS_SERVICE_UNAVAILABLE, error->message);
+		return;
+	}
+	respond (msg, SOUP_STATUS_OK, json_to_string (state, FALSE));
+}
+
+/* POST /api/v1/persist: answered once the persisters hold the snapshot */
+static void
+persist_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+	g_autoptr (SoupServerMessage) msg = data;
+	g_autoptr (GError) error = NULL;
+	guint64 seq = 0;
+
+	if (!tandem_node_persist_finish (TANDEM_NODE (source), result, &seq, &error)) {
+		guint status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+
+		if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_BUSY))
+			status = SOUP_STATUS_SERVICE_UNAVAILABLE;
+		else if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED))
+			status = SOUP_STATUS_CONFLICT;
+		respond_error (msg, status, error->message);
+	} else {
+		respond (msg, SOUP_STATUS_OK,
+			 g_strdup_printf ("{\"persisted\":true,\"seq\":%" G_GUINT64_FORMAT "}", seq));
+	}
+	soup_server_message_unpause (msg);
+}
+
+static void
+serve_persist (TandemApi *self, SoupServerMessage *msg, const char *method)
+{
+	if (method != SOUP_METHOD_POST) {
+		g_autofree char *detail =
+			g_strdup_printf ("%s is not allowed on /api/v1/persist (allowed: POST)", method);
+
+		soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+					      "POST");
+		respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, detail);
+		return;
+	}
+	soup_server_message_pause (msg);
+	tandem_node_persist_async (self->node, NULL, persist_done, g_object_ref (msg));
+}
+
+/* POST /api/v1/switchover: answered once the other node is active, or the
+ * switchover failed */
+typedef struct {
+	SoupServerMessage *msg;
+	char *previous;
+} Switchover;
+
+static void
+switchover_done (GObject *source, GAsyncResult *result, gpointer data)
+{
+	Switchover *sw = data;
+	g_autoptr (GError) error = NULL;
+	g_autofree char *active = NULL;
+	guint64 epoch = 0;
+
+	if (!tandem_node_switchover_finish (TANDEM_NODE (source), result, &active, &epoch, &error)) {
+		guint status = SOUP_STATUS_INTERNAL_SERVER_ERROR;
+
+		if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED)) {
+			status = SOUP_STATUS_CONFLICT;
+		} else if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_BUSY) ||
+			   g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_TIMED_OUT)) {
+			status = SOUP_STATUS_SERVICE_UNAVAILABLE;
+			soup_message_headers_replace (soup_server_message_get_response_headers (sw->msg),
+						      "Retry-After", "1");
+		}
+		respond_error (sw->msg, status, error->message);
+	} else {
+		GString *out = g_string_new ("{\"switchover\":\"done\",\"previous_active\":");
+
+		tandem_json_append_string (out, sw->previous);
+		g_string_append (out, ",\"active\":");
+		tandem_json_append_string (out, active);
+		g_string_append_printf (out, ",\"epoch\":%" G_GUINT64_FORMAT "}", epoch);
+		respond (sw->msg, SOUP_STATUS_OK, g_string_free (out, FALSE));
+	}
+	soup_server_message_unpause (sw->msg);
+	g_object_unref (sw->msg);
+	g_free (sw->previous);
+	g_free (sw);
+}
+
+static void
+serve_switchover (TandemApi *self, SoupServerMessage *msg, const char *method)
+{
+	Switchover *sw;
+
+	if (method != SOUP_METHOD_POST) {
+		g_autofree char *detail = g_strdup_printf (
+			"%s is not allowed on /api/v1/switchover (allowed: POST)", method);
+
+		soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Allow",
+					      "POST");
+		respond_error (msg, SOUP_STATUS_METHOD_NOT_ALLOWED, detail);
+		return;
+	}
+	sw = g_new0 (Switchover, 1);
+	sw->msg = g_object_ref (msg);
+	sw->previous = g_strdup (tandem_node_get_id (self->node));
+	soup_server_message_pause (msg);
+	tandem_node_switchover_async (self->node, NULL, switchover_done, sw);
+}
+
 typedef struct {
 	const char *path;
 	void (*serve) (TandemApi *self, SoupServerMessage *msg);
@@ -595,6 +725,7 @@ typedef struct {
 static const Route routes[] = {
 	{ "/api/v1/status", serve_status },
 	{ "/api/v1/health", serve_health },
+	{ "/api/v1/state", serve_state },
 };
 
 static void
@@ -621,6 +752,14 @@ handler (SoupServer *server,
 		soup_message_headers_replace (headers, "WWW-Authenticate",
 					      "Bearer realm=\"" REALM "\"");
 		respond_error (msg, SOUP_STATUS_UNAUTHORIZED, problem);
+		return;
+	}
+	if (g_str_equal (path, "/api/v1/persist")) {
+		serve_persist (self, msg, method);
+		return;
+	}
+	if (g_str_equal (path, "/api/v1/switchover")) {
+		serve_switchover (self, msg, method);
 		return;
 	}
 	for (guint i = 0; i < G_N_ELEMENTS (routes); i++) {

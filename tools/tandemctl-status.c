@@ -141,12 +141,12 @@ is_loopback_host (const char *url)
 /* --- asking ---------------------------------------------------------------- */
 
 static char *
-describe_transport_error (const GError *error)
+describe_transport_error (const GError *error, guint timeout_s)
 {
 	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED))
 		return g_strdup (_ ("connection refused"));
 	if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-		return g_strdup_printf (_ ("no answer within %d s"), TIMEOUT_S);
+		return g_strdup_printf (_ ("no answer within %u s"), timeout_s);
 	return g_strdup (error->message);
 }
 
@@ -180,22 +180,40 @@ describe_http_error (SoupMessage *msg, GBytes *body)
 	return g_string_free (out, FALSE);
 }
 
-static GBytes *
-fetch_status (const char *base, const char *token, GError **error)
+/**
+ * tandemctl_api_request:
+ * @method: the HTTP method (%SOUP_METHOD_GET, %SOUP_METHOD_POST)
+ * @base: the API's URL, http://HOST:PORT
+ * @path: the resource, /api/v1/...
+ * @token: (nullable): the bearer token
+ * @timeout_s: how long to wait for the answer
+ * @error: return location for a #GError: the node cannot be reached, or
+ *   answered with something else than 200 (the message has the status and
+ *   the answer's detail)
+ *
+ * Returns: (transfer full): the body of a 200 answer
+ */
+GBytes *
+tandemctl_api_request (const char *method,
+		       const char *base,
+		       const char *path,
+		       const char *token,
+		       guint timeout_s,
+		       GError **error)
 {
 	g_autoptr (SoupSession) session = NULL;
 	g_autoptr (SoupMessage) msg = NULL;
 	g_autoptr (GBytes) body = NULL;
 	g_autoptr (GError) local_error = NULL;
-	g_autofree char *url = g_strconcat (base, STATUS_PATH, NULL);
+	g_autofree char *url = g_strconcat (base, path, NULL);
 	guint status;
 
-	session = soup_session_new_with_options ("timeout", TIMEOUT_S, "user-agent",
+	session = soup_session_new_with_options ("timeout", timeout_s, "user-agent",
 						 "tandemctl/" PACKAGE_VERSION, NULL);
 	/* a proxy from the environment has no business with a local node */
 	if (is_loopback_host (base))
 		soup_session_set_proxy_resolver (session, NULL);
-	msg = soup_message_new (SOUP_METHOD_GET, url);
+	msg = soup_message_new (method, url);
 	if (msg == NULL) {
 		g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_ARGUMENT,
 			     _ ("not a valid URL: %s"), url);
@@ -212,7 +230,7 @@ fetch_status (const char *base, const char *token, GError **error)
 	}
 	body = soup_session_send_and_read (session, msg, NULL, &local_error);
 	if (body == NULL) {
-		g_autofree char *why = describe_transport_error (local_error);
+		g_autofree char *why = describe_transport_error (local_error, timeout_s);
 
 		g_set_error (error, G_IO_ERROR, local_error->code, _ ("cannot reach %s: %s"), base,
 			     why);
@@ -226,6 +244,67 @@ fetch_status (const char *base, const char *token, GError **error)
 		return NULL;
 	}
 	return g_steal_pointer (&body);
+}
+
+static GBytes *
+fetch_status (const char *base, const char *token, GError **error)
+{
+	return tandemctl_api_request (SOUP_METHOD_GET, base, STATUS_PATH, token, TIMEOUT_S, error);
+}
+
+/**
+ * tandemctl_api_target:
+ * @url_option: (nullable): --url
+ * @token_file: (nullable): --token-file
+ * @config_path: (nullable): --config
+ * @url: (out): the API's URL: --url, else the one `[api]` of --config
+ *   describes, else http://127.0.0.1:9764
+ * @token: (out) (nullable): the bearer token: from --token-file, else from
+ *   `[api] token_file` of --config, else %NULL
+ * @error: return location for a #GError; %TANDEM_ERROR_INVALID_ARGUMENT for
+ *   a bad --url (a usage error)
+ *
+ * How `tandemctl status` and the other commands that ask a node find it.
+ *
+ * Returns: %TRUE if @url (and @token) are set
+ */
+gboolean
+tandemctl_api_target (const char *url_option,
+		      const char *token_file,
+		      const char *config_path,
+		      char **url,
+		      char **token,
+		      GError **error)
+{
+	*url = NULL;
+	*token = NULL;
+	if (url_option != NULL) {
+		*url = check_url (url_option, error);
+		if (*url == NULL)
+			return FALSE;
+	}
+	if (token_file != NULL) {
+		*token = tandem_api_read_token_file (token_file, FALSE, error);
+		if (*token == NULL) {
+			g_clear_pointer (url, g_free);
+			/* not a usage error */
+			if (error != NULL && *error != NULL && (*error)->domain == TANDEM_ERROR &&
+			    (*error)->code == TANDEM_ERROR_INVALID_ARGUMENT)
+				(*error)->code = TANDEM_ERROR_FAILED;
+			return FALSE;
+		}
+	}
+	if (config_path != NULL && !from_config (config_path, *url == NULL, url, token, error)) {
+		g_clear_pointer (url, g_free);
+		g_clear_pointer (token, g_free);
+		if (error != NULL && *error != NULL && (*error)->domain == TANDEM_ERROR &&
+		    (*error)->code == TANDEM_ERROR_INVALID_ARGUMENT)
+			(*error)->code = TANDEM_ERROR_FAILED;
+		return FALSE;
+	}
+	if (*url == NULL)
+		*url = tandem_api_format_url (TANDEM_API_DEFAULT_ADDRESS, TANDEM_API_DEFAULT_PORT);
+	return TRUE;
 }
 
 /* --- printing -------------------------------------------------------------- */
@@ -378,6 +457,29 @@ print_lease (JsonObject *lease)
 	g_print ("%-12s %s\n", _ ("Lease"), *text != '\0' ? text : _ ("(no details)"));
 }
 
+/* The snapshots (docs/persistence.md), when the node has persisters */
+static void
+print_persistence (JsonObject *p)
+{
+	JsonNode *enabled = json_object_get_member (p, "enabled");
+	g_autofree char *seq = member_text (p, "last_success_seq");
+	g_autofree char *error = member_text (p, "last_error");
+	JsonNode *when = json_object_get_member (p, "last_success_ms");
+
+	if (enabled == NULL || !JSON_NODE_HOLDS_VALUE (enabled) || !json_node_get_boolean (enabled))
+		return;
+	if (seq != NULL && when != NULL && JSON_NODE_HOLDS_VALUE (when)) {
+		gint64 ago_s = MAX (g_get_real_time () / 1000 - json_node_get_int (when), 0) / 1000;
+		g_autofree char *ago = g_strdup_printf ("%" G_GINT64_FORMAT, ago_s);
+
+		print_field (_ ("Persisted"), g_strdup_printf (_ ("up to seq %s, %s s ago"), seq, ago));
+	} else {
+		print_field (_ ("Persisted"), g_strdup (_ ("not yet")));
+	}
+	if (error != NULL)
+		print_field (_ ("Persist err"), g_steal_pointer (&error));
+}
+
 static void
 print_summary (JsonObject *status)
 {
@@ -397,6 +499,9 @@ print_summary (JsonObject *status)
 	print_field (_ ("Accepting"), member_text (status, "accepting"));
 	print_field (_ ("Last seq"), member_text (status, "last_seq"));
 	print_field (_ ("Processed"), member_text (status, "events_processed"));
+	if (json_object_has_member (status, "persistence") &&
+	    JSON_NODE_HOLDS_OBJECT (json_object_get_member (status, "persistence")))
+		print_persistence (json_object_get_object_member (status, "persistence"));
 	if (members != NULL && JSON_NODE_HOLDS_ARRAY (members))
 		print_members (json_node_get_array (members));
 	if (lease != NULL && JSON_NODE_HOLDS_OBJECT (lease))

@@ -4,4 +4,20 @@
  */
 #pragma once
 
+#include <gio/gio.h>
+
 int tandemctl_status (int argc, char **argv);
+
+/* Shared by the commands that ask a node's REST API (tandemctl-status.c) */
+gboolean tandemctl_api_target (const char *url_option,
+			       const char *token_file,
+			       const char *config_path,
+			       char **url,
+			       char **token,
+			       GError **error);
+GBytes *tandemctl_api_request (const char *method,
+			       const char *base,
+			       const char *path,
+			       const char *token,
+			       guint timeout_s,
+			       GError **error);

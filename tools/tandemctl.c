@@ -29,7 +29,9 @@
 #include <tandem.h>
 
 #include "tandemctl-query.h"
+#include "tandemctl-persist.h"
 #include "tandemctl-status.h"
+#include "tandemctl-switchover.h"
 
 #define EXIT_USAGE 2
 
@@ -63,6 +65,11 @@ static const Command commands[] = {
 	{ "status", N_("[--url URL] [--token-file FILE] [--config FILE] [--json]"),
 	  N_("Show a running node's state, its cluster's members and the lease"), tandemctl_status,
 	  NULL },
+	{ "persist", N_("[--url URL] [--token-file FILE] [--config FILE] [--json]"),
+	  N_("Snapshot every plan of a running node to its persisters now"), tandemctl_persist, NULL },
+	{ "switchover", N_("[--url URL] [--token-file FILE] [--config FILE] [--json]"),
+	  N_("Hand the active role to the in-sync passive node (run on the active node)"),
+	  tandemctl_switchover, NULL },
 	{ NULL },
 };
 
