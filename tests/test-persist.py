@@ -1,0 +1,526 @@
+#!/usr/bin/python3
+# test-persist.py: persistence with real tandemd processes on 127.0.0.1.
+#
+# - kill -9 of a node after a snapshot, restart: the plans are restored from
+#   the file persister, the events kept after the snapshot are replayed from
+#   the event store (a gda SQLite store), and every output row after the
+#   restart equals that of a reference node fed the same events without a
+#   restart (the output log and the outputs table); the rows before the
+#   restart are not written twice;
+# - kill -9 before the first snapshot: everything is replayed;
+# - no event store: the restart says which seqs could not be recovered;
+# - a clean stop persists at shutdown, and the restart has nothing to replay;
+# - a persister that cannot write: the node runs on, the status and the log
+#   say why, POST /api/v1/persist fails with 500, and the next interval
+#   succeeds once the directory can be written.
+#
+# meson sets TANDEM_TEST_TANDEMD and TANDEM_TEST_PLUGIN_DIRS (the build
+# directories of the plugins used).  Prints TAP.  Every tandemd started here
+# is killed by its PID at the end (and gets PR_SET_PDEATHSIG).
+#
+# SPDX-License-Identifier: LGPL-2.1-or-later
+import ctypes
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+TANDEMD = os.environ["TANDEM_TEST_TANDEMD"]
+TANDEMCTL = os.environ["TANDEM_TEST_TANDEMCTL"]
+PLUGIN_DIRS = os.environ["TANDEM_TEST_PLUGIN_DIRS"].split(":")
+DEADLINE = 15  # seconds, for anything that should happen much sooner
+
+PLANS = {
+    "pa.siddhiql": """\
+@Plan:name('PA')
+define stream S (symbol string, v long);
+@info(name = 'sums')
+from S#window.length(5)
+select symbol, sum(v) as total, count() as n
+group by symbol
+insert all events into Out;
+""",
+    "pb.siddhiql": """\
+@Plan:name('PB')
+define stream S (symbol string, v long);
+@info(name = 'batches')
+from S#window.lengthBatch(7)
+select symbol, max(v) as top, avg(v) as mean
+group by symbol
+insert into Out2;
+""",
+}
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def die_with_parent():
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+
+
+def free_ports(n, _rng=__import__("random").Random(os.getpid())):
+    ports = []
+    while len(ports) < n:
+        port = _rng.randrange(20000, 32000)
+        if port in ports:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        ports.append(port)
+    return ports
+
+
+def wait_for(what, fn, timeout=DEADLINE, interval=0.02):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
+
+
+def events(first, last):
+    """Events first..last (1-based), the same in every run."""
+    out = []
+    for i in range(first, last + 1):
+        out.append({"event": {"payloadData": {"symbol": "ABC"[(i * 7) % 3], "v": (i * 7919) % 1000},
+                              "timestamp": 1700000000000 + 10 * i}})
+    return out
+
+
+class Node:
+    def __init__(self, base, name, store=True, persister="file", persister_dir=None, interval=3600):
+        self.name = name
+        self.dir = os.path.join(base.path, name)
+        os.mkdir(self.dir, 0o700)
+        self.env = base.env
+        self.started = base.started
+        self.http_port, self.api_port = free_ports(2)
+        self.state_dir = os.path.join(self.dir, "state")
+        self.log_path = os.path.join(self.dir, "tandemd.log")
+        self.out_path = os.path.join(self.dir, "outputs.jsonl")
+        self.config_path = os.path.join(self.dir, "tandem.conf")
+        self.proc = None
+        lines = [
+            "[node]", "id = %s" % name, "state_dir = %s" % self.state_dir, "",
+            "[api]", "port = %d" % self.api_port, "",
+            "[engine]", "plans = %s" % base.plans_dir, "output_log = %s" % self.out_path, "",
+            "[receiver.http]", "plugin = http", "port = %d" % self.http_port, "endpoints = s=S", "",
+            "[persistence]", "interval = %d" % interval, "",
+        ]
+        if store:
+            lines += ["[store.db]", "plugin = gda", ""]
+        if persister == "file":
+            lines += ["[persister.files]", "plugin = file"]
+            if persister_dir:
+                lines.append("directory = %s" % persister_dir)
+            lines.append("")
+        elif persister == "gda":
+            lines += ["[persister.db]", "plugin = gda-persister", ""]
+        with open(self.config_path, "w", encoding="utf-8") as f:
+            f.write("\n".join(lines))
+
+    def start(self):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([TANDEMD, "--config", self.config_path], stdin=subprocess.DEVNULL,
+                                     stdout=log, stderr=log, env=self.env, preexec_fn=die_with_parent)
+        log.close()
+        self.started.append(self.proc)
+        wait_for("%s's REST API" % self.name, lambda: self.status_or_none() is not None)
+
+    def kill(self, sig=signal.SIGKILL):
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=DEADLINE)
+
+    def log(self):
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def request(self, method, port, path, body=None, timeout=5):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        try:
+            headers = {"Content-Type": "application/json"} if body is not None else {}
+            conn.request(method, path, body, headers)
+            r = conn.getresponse()
+            return r.status, json.loads(r.read() or b"{}")
+        finally:
+            conn.close()
+
+    def status_or_none(self):
+        try:
+            return self.status()
+        except (OSError, http.client.HTTPException, ValueError):
+            return None
+
+    def status(self):
+        status, body = self.request("GET", self.api_port, "/api/v1/status", timeout=2)
+        assert status == 200, (status, body)
+        return body
+
+    def persist(self):
+        return self.request("POST", self.api_port, "/api/v1/persist")
+
+    def tandemctl_persist(self):
+        p = subprocess.run([TANDEMCTL, "persist", "--url", "http://127.0.0.1:%d" % self.api_port],
+                           capture_output=True, text=True, timeout=DEADLINE, env=self.env)
+        return p.returncode, p.stdout, p.stderr
+
+    def post(self, evs, per_request=10):
+        """Posts evs in order; returns the first seq given."""
+        first = None
+        for k in range(0, len(evs), per_request):
+            status, body = self.request("POST", self.http_port, "/endpoints/s",
+                                        json.dumps(evs[k:k + per_request]))
+            assert status == 202, (status, body)
+            assert body["new"] == len(evs[k:k + per_request]), body
+            if first is None:
+                first = body["first_seq"]
+        return first
+
+    def wait_processed(self, n):
+        wait_for("%s to process %d events" % (self.name, n),
+                 lambda: self.status()["events_processed"] >= n)
+        assert self.status()["events_processed"] == n
+
+    def outputs(self):
+        try:
+            with open(self.out_path, encoding="utf-8") as f:
+                return [json.loads(line) for line in f if line.strip()]
+        except FileNotFoundError:
+            return []
+
+    def db(self):
+        return sqlite3.connect("file:%s?mode=ro" % os.path.join(self.state_dir, "tandem.db"), uri=True,
+                               timeout=10)
+
+    def stored_events(self):
+        try:
+            with self.db() as db:
+                return db.execute("SELECT COUNT(*) FROM evt_s_1_0_0").fetchone()[0]
+        except sqlite3.Error:
+            return 0
+
+    def stored_outputs(self):
+        rows = []
+        with self.db() as db:
+            for table in ("out_pa_out_1_0_0", "out_pb_out2_1_0_0"):
+                cols = [r[1] for r in db.execute("PRAGMA table_info(%s)" % table)]
+                keep = [c for c in cols if c != "node_id"]
+                for row in db.execute("SELECT %s FROM %s ORDER BY input_seq, output_index"
+                                      % (", ".join(keep), table)):
+                    rows.append(dict(zip(keep, row), table=table))
+        return rows
+
+
+class Base:
+    def __init__(self):
+        self.path = tempfile.mkdtemp(prefix="tandem-test-persist-")
+        os.chmod(self.path, 0o700)
+        self.started = []
+        self.plans_dir = os.path.join(self.path, "plans")
+        os.mkdir(self.plans_dir)
+        for name, text in PLANS.items():
+            with open(os.path.join(self.plans_dir, name), "w", encoding="utf-8") as f:
+                f.write(text)
+        plugins = os.path.join(self.path, "plugins")
+        os.mkdir(plugins, 0o700)
+        for d in PLUGIN_DIRS:
+            for f in os.listdir(d):
+                if f.endswith(".so"):
+                    shutil.copy(os.path.join(d, f), plugins)
+                    os.chmod(os.path.join(plugins, f), 0o755)
+        self.env = dict(os.environ)
+        self.env.pop("NOTIFY_SOCKET", None)
+        self.env["TANDEM_PLUGIN_PATH"] = plugins
+        self.nodes = []
+
+    def node(self, name, **kw):
+        n = Node(self, name, **kw)
+        self.nodes.append(n)
+        return n
+
+    def close(self):
+        for p in self.started:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=DEADLINE)
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            for n in self.nodes:
+                if os.path.exists(n.log_path):
+                    sys.stderr.write("--- log of %s ---\n%s\n" % (n.name, n.log()[-6000:]))
+        self.close()
+
+
+def reference(base, total):
+    """A node fed events 1..total without a restart, stopped cleanly."""
+    ref = base.node("reference")
+    ref.start()
+    assert ref.post(events(1, total)) == 1
+    ref.wait_processed(total)
+    ref.kill(signal.SIGTERM)
+    outs = ref.outputs()
+    assert outs and max(o["seq"] for o in outs) == total
+    return ref, outs
+
+
+def renumber(rows, first_seq, offset):
+    """Output rows with seq >= first_seq, renumbered as event index (seq - first_seq + offset)."""
+    out = []
+    for r in rows:
+        if r["seq"] >= first_seq:
+            r = dict(r)
+            r["seq"] = r["seq"] - first_seq + offset
+            out.append(r)
+    return out
+
+
+def compare_rows(got, want, what):
+    assert len(got) == len(want), "%s: %d rows, expected %d" % (what, len(got), len(want))
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g == w, "%s: row %d is %r, expected %r" % (what, i, g, w)
+
+
+def restart_after_kill(persister):
+    total, snap_at, kill_at = 600, 200, 300
+    from_persister = {"file": "files", "gda": "db"}[persister]
+    with Base() as base:
+        ref, ref_out = reference(base, total)
+
+        node = base.node("crash", persister=persister)
+        node.start()
+        node.post(events(1, snap_at))
+        node.wait_processed(snap_at)
+        if persister == "file":
+            status, body = node.persist()
+            assert status == 200 and body == {"persisted": True, "seq": snap_at}, (status, body)
+        else:
+            rc, out, err = node.tandemctl_persist()
+            assert rc == 0 and out == "Persisted: every plan up to seq %d\n" % snap_at, (rc, out, err)
+        p = node.status()["persistence"]
+        assert p["last_success_seq"] == snap_at and p["last_error"] is None, p
+        node.post(events(snap_at + 1, kill_at))
+        node.wait_processed(kill_at)
+        # the event store holds them all (it writes every 200 ms)
+        wait_for("the event store", lambda: node.stored_events() == kill_at)
+        before_kill = node.outputs()
+        node.kill()
+
+        node.start()
+        s = node.status()
+        r = s["persistence"]["restore"]
+        assert r["plans_restored"] == 2 and r["snapshot_seq"] == snap_at, r
+        assert r["replayed_events"] == kill_at - snap_at, r
+        assert r["replayed_seqs"] == [snap_at + 1, kill_at] and r["replayed_from"] == "db", r
+        assert r["unrecovered"] is None, r
+        log = node.log()
+        assert "Plan PA: restoring the snapshot of seq %d from [persister.%s]" % (snap_at, from_persister) in log
+        assert "Replayed %d events (seq %d to %d) from [store.db]" % (kill_at - snap_at, snap_at + 1,
+                                                                      kill_at) in log
+        # the replay wrote nothing to the output log
+        compare_rows(node.outputs(), before_kill, "output log right after the restart")
+
+        base_seq = s["last_seq"]
+        assert base_seq >= kill_at
+        first = node.post(events(kill_at + 1, total))
+        assert first == base_seq + 1, (first, base_seq)
+        node.wait_processed(total - kill_at)
+        node.kill(signal.SIGTERM)
+        out = node.outputs()
+
+        # before the kill: the same rows, once each
+        compare_rows([o for o in out if o["seq"] <= kill_at], [o for o in ref_out if o["seq"] <= kill_at],
+                     "outputs before the kill")
+        # after the restart: every row as in the reference run
+        got = renumber(out, first, kill_at + 1)
+        want = [o for o in ref_out if o["seq"] > kill_at]
+        assert len(want) > 100
+        compare_rows(got, want, "outputs after the restart")
+
+        # the outputs tables: the same rows, none twice
+        ref_rows = ref.stored_outputs()
+        rows = node.stored_outputs()
+        for row in rows:
+            if row["input_seq"] >= first:
+                row["input_seq"] = row["input_seq"] - first + kill_at + 1
+        key = lambda row: (row["table"], row["input_seq"], row["output_index"])  # noqa: E731
+        compare_rows(sorted(rows, key=key), sorted(ref_rows, key=key), "outputs tables")
+
+
+@test
+def restart_after_kill_matches_reference():
+    restart_after_kill("file")
+
+
+@test
+def restart_after_kill_with_gda_persister():
+    restart_after_kill("gda")
+
+
+@test
+def kill_before_first_snapshot_replays_everything():
+    total, kill_at = 120, 50
+    with Base() as base:
+        _, ref_out = reference(base, total)
+        node = base.node("crash")
+        node.start()
+        node.post(events(1, kill_at))
+        node.wait_processed(kill_at)
+        wait_for("the event store", lambda: node.stored_events() == kill_at)
+        node.kill()
+        node.start()
+        r = node.status()["persistence"]["restore"]
+        assert r["plans_restored"] == 0 and r["replayed_events"] == kill_at, r
+        assert "Plan PB: no snapshot in tenant tandem; it starts empty" in node.log()
+        first = node.post(events(kill_at + 1, total))
+        node.wait_processed(total - kill_at)
+        node.kill(signal.SIGTERM)
+        compare_rows(renumber(node.outputs(), first, kill_at + 1), [o for o in ref_out if o["seq"] > kill_at],
+                     "outputs after the restart")
+
+
+@test
+def no_event_store_says_what_is_lost():
+    with Base() as base:
+        node = base.node("n", store=False)
+        node.start()
+        node.post(events(1, 20))
+        node.wait_processed(20)
+        status, body = node.persist()
+        assert status == 200 and body["seq"] == 20, body
+        node.post(events(21, 30))
+        node.wait_processed(30)
+        node.kill()
+        node.start()
+        r = node.status()["persistence"]["restore"]
+        assert r["plans_restored"] == 2 and r["snapshot_seq"] == 20 and r["replayed_events"] == 0, r
+        assert r["unrecovered"].startswith("the events accepted after seq 20 (at most 99980: seq 21 to "
+                                           "100000"), r
+        assert "Cannot replay: the events accepted after seq 20" in node.log()
+
+
+@test
+def clean_stop_persists_at_shutdown():
+    with Base() as base:
+        for store in (True, False):
+            node = base.node("n-%s" % store, store=store)
+            node.start()
+            node.post(events(1, 25))
+            node.wait_processed(25)
+            node.kill(signal.SIGTERM)
+            assert "Persisted 2 plans at seq 25 at shutdown" in node.log()
+            node.start()
+            r = node.status()["persistence"]["restore"]
+            assert r["plans_restored"] == 2 and r["snapshot_seq"] == 25, r
+            assert r["replayed_events"] == 0 and r["unrecovered"] is None, r
+            log = node.log()
+            if store:
+                assert "Nothing to replay: [store.db] keeps no event after seq 25" in log
+            else:
+                assert "Nothing to replay: the node stopped cleanly after its snapshot of seq 25" in log
+            node.kill(signal.SIGTERM)
+
+
+@test
+def persister_failure_is_reported_and_retried():
+    with Base() as base:
+        blocker = os.path.join(base.path, "blocker")
+        with open(blocker, "w", encoding="utf-8") as f:
+            f.write("a file where the snapshots' directory should be\n")
+        node = base.node("n", persister_dir=os.path.join(blocker, "snapshots"), interval=1)
+        node.start()
+        node.post(events(1, 5))
+        node.wait_processed(5)
+        p = wait_for("a failure in the status",
+                     lambda: (lambda p: p if p["failures"] >= 1 else None)(node.status()["persistence"]))
+        assert p["last_success_seq"] is None and "cannot create the directory" in p["last_error"], p
+        assert p["persisters"][0]["name"] == "files" and p["persisters"][0]["last_error"], p
+        assert "Cannot persist at the interval to [persister.files]" in node.log()
+        status, body = node.persist()
+        assert status == 500 and "[persister.files]" in body["detail"], (status, body)
+        rc, out, err = node.tandemctl_persist()
+        assert rc == 1 and out == "" and "HTTP 500" in err and "cannot create the directory" in err, (rc, out, err)
+        # the node runs on
+        node.post(events(6, 8))
+        node.wait_processed(8)
+        os.unlink(blocker)
+        p = wait_for("a success after the failures",
+                     lambda: (lambda p: p if p["last_success_seq"] == 8 else None)(node.status()["persistence"]))
+        assert p["last_error"] is None and p["persisters"][0]["last_error"] is None, p
+        snaps = os.listdir(os.path.join(blocker, "snapshots", "tandem", "PA"))
+        assert len(snaps) == 1 and snaps[0].endswith("_PA"), snaps
+        node.kill(signal.SIGTERM)
+
+        # and a node without persisters answers 409
+        bare = base.node("bare", persister=None)
+        bare.start()
+        status, body = bare.persist()
+        assert status == 409 and "no persister" in body["detail"], (status, body)
+        assert bare.status()["persistence"]["enabled"] is False
+        bare.kill(signal.SIGTERM)
+
+
+@test
+def config_errors_name_file_and_line():
+    with Base() as base:
+        path = os.path.join(base.path, "bad.conf")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("[node]\nid = n\n[persistence]\ninterval = soon\ntenant = a/b\nkeep = 3\n")
+        p = subprocess.run([TANDEMD, "--config", path, "--check-config"], capture_output=True, text=True,
+                           timeout=DEADLINE, env=base.env)
+        assert p.returncode != 0, p
+        assert "bad.conf:4: key 'interval' in [persistence]: expected an integer 0-604800, got \"soon\"" \
+            in p.stderr, p.stderr
+        assert "bad.conf:6: unknown key 'keep' in [persistence], ignored" in p.stderr, p.stderr
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("[node]\nid = n\n[persistence]\ntenant = a/b\n")
+        p = subprocess.run([TANDEMD, "--config", path, "--check-config"], capture_output=True, text=True,
+                           timeout=DEADLINE, env=base.env)
+        assert p.returncode != 0, p
+        assert "bad.conf:4: key 'tenant' in [persistence]: expected a name of 1-255 characters without '/', " \
+               "got \"a/b\"" in p.stderr, p.stderr
+
+
+def main():
+    print("1..%d" % len(TESTS))
+    failed = 0
+    for i, fn in enumerate(TESTS, 1):
+        try:
+            fn()
+            print("ok %d %s" % (i, fn.__name__))
+        except Exception:  # noqa: BLE001 - every failure is reported as TAP
+            failed += 1
+            print("not ok %d %s" % (i, fn.__name__))
+            for line in traceback.format_exc().splitlines():
+                print("# " + line)
+        sys.stdout.flush()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
