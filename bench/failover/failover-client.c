@@ -45,7 +45,9 @@
  *   RESULT name=failover-count acked=N outputs=N lost=N duplicated=N unacked_in_outputs=N
  *
  * lost: acknowledged ids in no output log; duplicated: acknowledged ids
- * found more than once across the logs; unacked_in_outputs: ids in the logs
+ * under more than one input seq (ingested twice; the same output logged by
+ * both nodes around a takeover is one output, written once to the stores);
+ * unacked_in_outputs: ids in the logs
  * that were never acknowledged (a request in flight at the kill, processed
  * by the dying node).
  *
@@ -480,6 +482,8 @@ count (int argc, char **argv)
 	g_autoptr (GHashTable) acked = g_hash_table_new (g_int64_hash, g_int64_equal);
 	g_autoptr (GHashTable) seen =
 		g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+	g_autoptr (GHashTable) seqs =
+		g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
 	g_autoptr (GError) error = NULL;
 	g_auto (GStrv) lines = NULL;
 	g_autofree gint64 *ids = NULL;
@@ -521,6 +525,8 @@ count (int argc, char **argv)
 			JsonNode *root;
 			JsonArray *data;
 			gint64 *id;
+			gint64 *first_seq;
+			gint64 in_seq;
 			guint n;
 
 			if (out_lines[i][0] == '\0')
@@ -538,8 +544,25 @@ count (int argc, char **argv)
 			outputs++;
 			id = g_new (gint64, 1);
 			*id = json_array_get_int_element (data, 0);
+			in_seq = json_object_get_int_member_with_default (json_node_get_object (root), "seq", 0);
+			/* an output both nodes logged for the same input seq is one
+			 * output (the stores key it by input seq and write it once);
+			 * an id under two input seqs was ingested twice */
 			n = GPOINTER_TO_UINT (g_hash_table_lookup (seen, id));
-			g_hash_table_insert (seen, id, GUINT_TO_POINTER (n + 1));
+			first_seq = g_hash_table_lookup (seqs, id);
+			if (first_seq == NULL) {
+				gint64 *k = g_new (gint64, 1);
+
+				*k = *id;
+				first_seq = g_new (gint64, 1);
+				*first_seq = in_seq;
+				g_hash_table_insert (seqs, k, first_seq);
+				g_hash_table_insert (seen, id, GUINT_TO_POINTER (1));
+			} else if (*first_seq != in_seq) {
+				g_hash_table_insert (seen, id, GUINT_TO_POINTER (n + 1));
+			} else {
+				g_free (id);
+			}
 		}
 	}
 
