@@ -86,6 +86,9 @@ struct _TandemNode {
 	GBytes *cluster_key;
 	TandemHa *ha;
 	TandemReplication *replication;
+	gboolean ingest_full;
+	gboolean replication_full;
+	gboolean receivers_paused;
 	gint64 publish_until_us;      /* G_MAXINT64 without HA */
 	/* switchover (tandem_node_switchover_async()) */
 	GTask *switchover;
@@ -1016,6 +1019,8 @@ tandem_node_open_state (TandemNode *self, GError **error)
 	return TRUE;
 }
 
+static void update_paused (TandemNode *self);
+
 /* The ingest queue filled up (or has room again): receivers stop (or
  * resume) taking events from their clients. */
 static void
@@ -1023,7 +1028,31 @@ on_pressure (gboolean full, gpointer user_data)
 {
 	TandemNode *self = user_data;
 
+	self->ingest_full = full;
 	g_info ("Ingest queue %s: %s receivers", full ? "full" : "has room", full ? "pausing" : "resuming");
+	update_paused (self);
+}
+
+/* HA: the passive lags too far behind */
+static void
+on_replication_pressure (gboolean full, gpointer user_data)
+{
+	TandemNode *self = user_data;
+
+	self->replication_full = full;
+	update_paused (self);
+}
+
+/* Receivers stop taking events while the ingest queue is full or the
+ * passive lags too far behind, and resume when neither holds */
+static void
+update_paused (TandemNode *self)
+{
+	gboolean full = self->ingest_full || self->replication_full;
+
+	if (full == self->receivers_paused)
+		return;
+	self->receivers_paused = full;
 	for (guint i = 0; i < self->plugins->len; i++) {
 		TandemPlugin *plugin = g_ptr_array_index (self->plugins, i);
 
@@ -1250,6 +1279,7 @@ tandem_node_start (TandemNode *self, GError **error)
 			tandem_replication_set_ingest (self->replication, ingest_for_replication,
 						       ingest_for_replication_finish, self);
 			tandem_replication_set_synced_func (self->replication, on_synced, self);
+			tandem_replication_set_pressure_func (self->replication, on_replication_pressure, self);
 			tandem_ha_set_role_func (self->ha, on_role, self);
 			tandem_ha_set_handover_func (self->ha, on_handover, self);
 		}
@@ -1369,6 +1399,11 @@ tandem_node_check_accepting (TandemNode *self, GError **error)
 	if (!may_publish (self) &&
 	    !(self->replication != NULL && tandem_replication_can_forward (self->replication))) {
 		set_not_active_error (self, error);
+		return FALSE;
+	}
+	if (self->replication_full) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY,
+				     "the passive node is too far behind: retry later");
 		return FALSE;
 	}
 	if (!tandem_pipeline_is_accepting (self->pipeline)) {
@@ -1616,6 +1651,12 @@ tandem_node_ingest_async (TandemNode *self,
 			set_not_active_error (self, &error);
 			g_task_return_error (task, g_steal_pointer (&error));
 		}
+		return;
+	}
+	if (self->replication_full) {
+		g_free (result);
+		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_BUSY,
+					 "the passive node is too far behind: retry later");
 		return;
 	}
 	if (!tandem_pipeline_ingest (self->pipeline, stream, events, event_ids, idempotency_key, &result->first_seq,

@@ -21,6 +21,7 @@ need_bytes (TandemWireReader *r, gsize n)
 }
 
 static void start_sync (TandemReplication *self, const char *node_id);
+static void update_pressure (TandemReplication *self);
 static void check_in_sync (TandemReplication *self);
 static void send_hello (TandemReplication *self);
 
@@ -60,6 +61,10 @@ static void send_hello (TandemReplication *self);
  */
 
 #define LOG_LIMIT_BYTES (256u * 1024 * 1024)
+/* past this much unacknowledged, the node stops taking events until the
+ * passive catches up to half of it: a slow passive slows the cluster down
+ * (in either ack mode) instead of falling out of sync */
+#define LOG_HIGH_WATER_BYTES (64u * 1024 * 1024)
 #define SEND_WINDOW_BYTES (1024u * 1024)
 #define FRAME_TARGET_BYTES (256u * 1024)
 #define PUBLISHED_INTERVAL_MS 100
@@ -131,6 +136,10 @@ struct _TandemReplication {
 	TandemReplicationSyncedFunc synced;
 	gpointer synced_data;
 
+	TandemReplicationPressureFunc pressure;
+	gpointer pressure_data;
+	gboolean pressed;
+
 	TandemReplicationIngestFunc ingest;
 	TandemReplicationIngestFinishFunc ingest_finish;
 	gpointer ingest_data;
@@ -181,8 +190,32 @@ lose_passive (TandemReplication *self, const char *why)
 	self->next_to_send = NULL;
 	self->local_high = tandem_pipeline_get_next_seq (self->pipeline) - 1;
 	complete_waiters (self, G_MAXUINT64);
+	update_pressure (self);
 	if (self->role == ROLE_ACTIVE)
 		tandem_pipeline_set_release_seq (self->pipeline, G_MAXUINT64);
+}
+
+/* Pauses the node's intake while the passive lags too far behind */
+static void
+update_pressure (TandemReplication *self)
+{
+	gboolean full;
+
+	if (self->pressed)
+		full = self->passive != NULL && self->log_bytes > LOG_HIGH_WATER_BYTES / 2;
+	else
+		full = self->passive != NULL && self->log_bytes > LOG_HIGH_WATER_BYTES;
+	if (full == self->pressed)
+		return;
+	self->pressed = full;
+	if (full)
+		g_message ("Replication: passive %s is %" G_GSIZE_FORMAT " MiB behind: pausing the receivers until it "
+			   "catches up",
+			   self->passive, self->log_bytes >> 20);
+	else
+		g_message ("Replication: the passive caught up: resuming the receivers");
+	if (self->pressure != NULL)
+		self->pressure (full, self->pressure_data);
 }
 
 static void
@@ -208,6 +241,7 @@ trim_log (TandemReplication *self)
 		lose_passive (self, "too far behind");
 		trim_log (self);
 	}
+	update_pressure (self);
 }
 
 static void
@@ -1214,6 +1248,21 @@ tandem_replication_set_ingest (TandemReplication *self,
 	self->ingest = ingest;
 	self->ingest_finish = finish;
 	self->ingest_data = user_data;
+}
+
+void
+tandem_replication_set_pressure_func (TandemReplication *self,
+				      TandemReplicationPressureFunc func,
+				      gpointer user_data)
+{
+	self->pressure = func;
+	self->pressure_data = user_data;
+}
+
+gboolean
+tandem_replication_is_pressed (TandemReplication *self)
+{
+	return self->pressed;
 }
 
 void

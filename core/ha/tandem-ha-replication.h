@@ -73,6 +73,16 @@ void tandem_replication_set_ingest (TandemReplication *self,
 typedef void (*TandemReplicationSyncedFunc) (gpointer user_data);
 void tandem_replication_set_synced_func (TandemReplication *self, TandemReplicationSyncedFunc func, gpointer user_data);
 
+/* Back-pressure: called with TRUE when what the passive has not
+ * acknowledged passes the high-water mark (the node pauses its receivers and
+ * refuses batches), with FALSE once it is below half of it again */
+typedef void (*TandemReplicationPressureFunc) (gboolean full, gpointer user_data);
+void tandem_replication_set_pressure_func (TandemReplication *self,
+					   TandemReplicationPressureFunc func,
+					   gpointer user_data);
+
+gboolean tandem_replication_is_pressed (TandemReplication *self);
+
 void tandem_replication_add_status (TandemReplication *self, JsonBuilder *builder);
 
 /* Switchover (the active drains before it hands over): the in-sync passive
