@@ -50,8 +50,9 @@
 # (events per second of the driven node's CPU), and lag: the events the
 # active had sequenced but the passive did not hold yet when the last run
 # ended (from the active's /api/v1/status: last_seq - replication.acked_seq;
-# with ack = local the passive may fall behind, up to 256 MiB of log, after
-# which it has to sync again).  A case during which bg% reached 25% is named
+# with ack = local the passive may fall behind until the active holds 64 MiB
+# it has not acknowledged; the active then pauses its receivers until the
+# passive is back under half of that).  A case during which bg% reached 25% is named
 # in a NOISY line.  Client, active and passive share the machine's cores:
 # compare figures side by side within one run.
 #
@@ -420,7 +421,7 @@ echo "# node, cli%: tcp-load, bg%: everything else on the host, all in % of one 
 echo "# softirq time (loopback TCP) is not charged to a process: it shows in bg%.  ev/act_s: events"
 echo "# per second of the driven node's CPU.  lag: events the active had sequenced and the passive"
 echo "# did not hold yet when the last run ended (ack = local acknowledges before the passive holds"
-echo "# them; the active keeps at most 256 MiB of them, then makes the passive sync again)."
+echo "# them; past 64 MiB of them the active pauses its receivers until the passive catches up)."
 echo "# (b), (c), (f) use arbiter = none and allow_split_brain = true so that no database takes part;"
 echo "# (d), (e) the default arbiter, a shared SQLite file."
 if [ "${#NOISY[@]}" -gt 0 ]; then
