@@ -960,8 +960,13 @@ fail_forwards (TandemReplication *self, const char *why)
 
 	g_hash_table_iter_init (&iter, self->forwards);
 	while (g_hash_table_iter_next (&iter, NULL, &value)) {
-		g_task_return_new_error (value, TANDEM_ERROR, TANDEM_ERROR_BUSY,
-					 "the active node %s %s before it answered: retry", self->active, why);
+		/* the active may have taken the batch before it went: the
+		 * outcome is unknown, which BUSY ("not taken, retry") would
+		 * hide; a client retrying with ids or a key is safe */
+		g_task_return_new_error (value, TANDEM_ERROR, TANDEM_ERROR_TIMED_OUT,
+					 "the active node %s %s before it answered: the events may or may not "
+					 "be ingested; retry with the same event ids or Idempotency-Key",
+					 self->active, why);
 		g_object_unref (value);
 		g_hash_table_iter_steal (&iter);
 	}

@@ -1038,7 +1038,8 @@ answer_ingest (TandemHttpReceiver *self,
 	       const GError *error)
 {
 	if (!ok) {
-		if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_BUSY))
+		if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_BUSY) ||
+		    g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_TIMED_OUT))
 			respond_error (self, msg, SOUP_STATUS_SERVICE_UNAVAILABLE, "Retry-After",
 				       RETRY_AFTER_S, error->message);
 		else if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT))
