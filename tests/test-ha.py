@@ -101,12 +101,13 @@ class Node:
         self.dir = os.path.join(cluster.path, name)
         os.mkdir(self.dir, 0o700)
         self.http_port, self.api_port, self.member_port = free_ports(3)
+        self.tcp_port = None  # the port of [receiver.bin] once write_config(tcp=True)
         self.proc = None
         self.log_path = os.path.join(self.dir, "tandemd.log")
         self.out_path = os.path.join(self.dir, "outputs.jsonl")
         self.config_path = os.path.join(self.dir, "tandem.conf")
 
-    def write_config(self, extra_cluster="", membership=None, store=None):
+    def write_config(self, extra_cluster="", membership=None, store=None, tcp=False):
         c = self.cluster
         lines = [
             "[node]", "id = %s" % self.name, "state_dir = %s" % os.path.join(self.dir, "state"), "",
@@ -126,6 +127,13 @@ class Node:
                       "[engine]", "plans = %s" % c.plan_path, "output_log = %s" % self.out_path, "",
                       "[receiver.http]", "plugin = http", "port = %d" % self.http_port,
                       "endpoints = s=S", c.receiver_extra, ""]
+            if tcp:
+                # the tcp receiver too (plugins/receivers/tcp), on a port
+                # that stays the same when the node is restarted
+                if self.tcp_port is None:
+                    self.tcp_port = free_ports(1)[0]
+                lines += ["[receiver.bin]", "plugin = tcp", "address = 127.0.0.1",
+                          "port = %d" % self.tcp_port, "streams = S", c.receiver_extra, ""]
         with open(self.config_path, "w", encoding="utf-8") as f:
             f.write("\n".join(lines))
 
