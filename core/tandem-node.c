@@ -1134,8 +1134,12 @@ on_role (const char *state, guint64 epoch, const char *active_node, gpointer use
 
 	if (self->replication == NULL)
 		return;
-	if (g_strcmp0 (state, "active") == 0)
-		tandem_replication_become_active (self->replication, epoch);
+	if (g_strcmp0 (state, "active") == 0) {
+		/* continue above what the old active may have given out, unless
+		 * it said this node was in sync (see tandem-ha.c) */
+		tandem_replication_become_active (self->replication, epoch,
+						  tandem_ha_get_takeover_seq_floor (self->ha));
+	}
 	else if ((g_strcmp0 (state, "passive") == 0 || g_strcmp0 (state, "syncing") == 0) && active_node != NULL)
 		tandem_replication_become_passive (self->replication, active_node);
 	else if (g_strcmp0 (state, "passive") != 0)
@@ -1163,6 +1167,16 @@ on_handover (const char *from_node, JsonObject *body, char **reason, gpointer us
 	/* what the old active published is not published again */
 	tandem_replication_note_published (self->replication, from_node, published);
 	return TRUE;
+}
+
+/* HA: the active advertises the seqs it reserved in its heartbeats */
+static void
+on_seq_reserved (guint64 reserved, const char *in_sync_passive, gpointer user_data)
+{
+	TandemNode *self = user_data;
+
+	if (self->ha != NULL)
+		tandem_ha_set_replication_status (self->ha, reserved, in_sync_passive);
 }
 
 /* HA: the replication holds the active's state: a syncing node is passive */
@@ -1280,6 +1294,7 @@ tandem_node_start (TandemNode *self, GError **error)
 						       ingest_for_replication_finish, self);
 			tandem_replication_set_synced_func (self->replication, on_synced, self);
 			tandem_replication_set_pressure_func (self->replication, on_replication_pressure, self);
+			tandem_replication_set_reserved_func (self->replication, on_seq_reserved, self);
 			tandem_ha_set_role_func (self->ha, on_role, self);
 			tandem_ha_set_handover_func (self->ha, on_handover, self);
 		}

@@ -118,7 +118,7 @@ static void pending_free (Pending *p);
 static gboolean reserve_sequence (TandemPipeline *self, guint64 up_to, GError **error);
 
 /* sequence numbers reserved on disk at a time */
-#define SEQUENCE_BLOCK 100000
+#define SEQUENCE_BLOCK TANDEM_SEQUENCE_BLOCK
 
 static void
 stream_entry_free (StreamEntry *e)
@@ -763,6 +763,13 @@ guint64
 tandem_pipeline_get_next_seq (TandemPipeline *self)
 {
 	return self->next_seq;
+}
+
+/* No event gets a seq at or above this before it is reserved on disk */
+guint64
+tandem_pipeline_get_reserved_seq (TandemPipeline *self)
+{
+	return self->reserved_seq;
 }
 
 /* HA: a node taking over continues the cluster's sequence after @seq (the

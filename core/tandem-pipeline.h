@@ -14,6 +14,9 @@ G_BEGIN_DECLS
 
 typedef struct _TandemPipeline TandemPipeline;
 
+/* sequence numbers reserved on disk at a time */
+#define TANDEM_SEQUENCE_BLOCK 100000
+
 typedef void (*TandemPipelinePressureFunc) (gboolean full, gpointer user_data);
 /* HA: a batch was accepted: @events carry their identity; @event_ids has
  * one entry per event ("" for none) */
@@ -42,6 +45,7 @@ void tandem_pipeline_discard_through (TandemPipeline *self, guint64 seq);
 guint64 tandem_pipeline_get_published_seq (TandemPipeline *self);
 void tandem_pipeline_set_replicator (TandemPipeline *self, TandemPipelineReplicateFunc func, gpointer data);
 guint64 tandem_pipeline_get_next_seq (TandemPipeline *self);
+guint64 tandem_pipeline_get_reserved_seq (TandemPipeline *self);
 gboolean tandem_pipeline_continue_after (TandemPipeline *self, guint64 seq, GError **error);
 void tandem_pipeline_set_epoch (TandemPipeline *self, guint32 epoch);
 gboolean tandem_pipeline_apply (TandemPipeline *self,

@@ -22,6 +22,7 @@ need_bytes (TandemWireReader *r, gsize n)
 
 static void start_sync (TandemReplication *self, const char *node_id);
 static void update_pressure (TandemReplication *self);
+static void advertise (TandemReplication *self);
 static void check_in_sync (TandemReplication *self);
 static void send_hello (TandemReplication *self);
 
@@ -37,6 +38,10 @@ static void send_hello (TandemReplication *self);
  *   'A' passive -> active   u64 seq: it holds every event up to seq
  *   'P' active -> passive   u64 seq: the outputs of every event up to seq
  *                           are published and committed in the stores
+ *   'N' active -> all       u64 epoch: this node became active; a node
+ *                           that follows it asks again ('H') from where
+ *                           it is (its earlier request may have reached
+ *                           it before it was active, or it was dropped)
  *   'R' active -> passive   u64 seq: resumed, events from seq follow
  *   'X' active -> passive   string reason: it cannot resume from there
  *   'S' active -> passive   u64 seq S, u64 total bytes, u32 chunks: the
@@ -138,6 +143,8 @@ struct _TandemReplication {
 
 	TandemReplicationPressureFunc pressure;
 	gpointer pressure_data;
+	TandemReplicationReservedFunc reserved_func;
+	gpointer reserved_data;
 	gboolean pressed;
 
 	TandemReplicationIngestFunc ingest;
@@ -191,8 +198,21 @@ lose_passive (TandemReplication *self, const char *why)
 	self->local_high = tandem_pipeline_get_next_seq (self->pipeline) - 1;
 	complete_waiters (self, G_MAXUINT64);
 	update_pressure (self);
+	advertise (self);
 	if (self->role == ROLE_ACTIVE)
 		tandem_pipeline_set_release_seq (self->pipeline, G_MAXUINT64);
+}
+
+/* The active advertises, in its heartbeats, the seqs it reserved and which
+ * passive is in sync: a node taking over continues above what the old
+ * active may have given out, unless it was in sync with it */
+static void
+advertise (TandemReplication *self)
+{
+	if (self->reserved_func == NULL || self->role != ROLE_ACTIVE)
+		return;
+	self->reserved_func (tandem_pipeline_get_reserved_seq (self->pipeline),
+			     self->in_sync ? self->passive : NULL, self->reserved_data);
 }
 
 /* Pauses the node's intake while the passive lags too far behind */
@@ -527,6 +547,7 @@ check_in_sync (TandemReplication *self)
 		tandem_pipeline_set_release_seq (self->pipeline, self->acked_seq);
 	g_message ("Replication: passive %s is in sync at seq %" G_GUINT64_FORMAT "; acknowledgements wait for it",
 		   self->passive, self->acked_seq);
+	advertise (self);
 }
 
 static void
@@ -610,6 +631,8 @@ on_published_timer (gpointer data)
 	guint64 seq = tandem_pipeline_get_published_seq (self->pipeline);
 	g_autoptr(GTask) task = NULL;
 	Flush *f;
+
+	advertise (self);
 
 	if (self->role != ROLE_ACTIVE || self->passive == NULL || self->flushing || seq <= self->published_sent)
 		return G_SOURCE_CONTINUE;
@@ -1019,6 +1042,12 @@ on_data (TandemHaChannel *channel, const char *node_id, GBytes *payload, gpointe
 	case 'f':
 		handle_forward_result (self, &r);
 		break;
+	case 'N':
+		if (self->role == ROLE_PASSIVE && g_strcmp0 (node_id, self->active) == 0 && self->sync_in == NULL) {
+			self->following = FALSE;
+			send_hello (self);
+		}
+		break;
 	default:
 		g_debug ("replication: unknown message from %s", node_id);
 		break;
@@ -1111,11 +1140,32 @@ tandem_replication_free (TandemReplication *self)
 	g_free (self);
 }
 
+/* Tells every member that this node is active now: a node that follows
+ * it asks again from where it is */
+static void
+announce_active (TandemReplication *self)
+{
+	g_autoptr(GPtrArray) peers = tandem_ha_channel_dup_peers (self->channel);
+
+	for (guint i = 0; i < peers->len; i++) {
+		TandemHaPeer *peer = g_ptr_array_index (peers, i);
+		GByteArray *b;
+
+		if (g_strcmp0 (peer->role, "witness") == 0)
+			continue;
+		b = g_byte_array_new ();
+		tandem_wire_put_u8 (b, 'N');
+		tandem_wire_put_u64 (b, self->epoch);
+		send_bytes (self, peer->node_id, b);
+	}
+}
+
 void
-tandem_replication_become_active (TandemReplication *self, guint64 epoch)
+tandem_replication_become_active (TandemReplication *self, guint64 epoch, guint64 seq_floor)
 {
 	g_autoptr(GError) error = NULL;
 	guint64 last = tandem_pipeline_get_next_seq (self->pipeline) - 1;
+	guint64 next;
 
 	if (self->role == ROLE_ACTIVE) {
 		self->epoch = (guint32) epoch;
@@ -1132,14 +1182,19 @@ tandem_replication_become_active (TandemReplication *self, guint64 epoch)
 	self->commit_need = 0;
 	self->in_sync = FALSE;
 	tandem_pipeline_set_epoch (self->pipeline, (guint32) epoch);
-	/* the sequence goes on after the last event this node holds: the old
-	 * active published nothing beyond it */
-	if (!tandem_pipeline_continue_after (self->pipeline, last, &error))
+	/* the sequence goes on after the last event this node holds, and
+	 * above every seq the old active may have given out: an old active
+	 * with no passive in sync published alone, and its seqs must never be
+	 * given to other events (the stores key events by seq) */
+	next = MAX (last, seq_floor);
+	if (!tandem_pipeline_continue_after (self->pipeline, next, &error))
 		g_warning ("Replication: %s", error->message);
 	tandem_pipeline_set_release_seq (self->pipeline, G_MAXUINT64);
+	announce_active (self);
 	g_message ("Replication: this node sequences the cluster's events from seq %" G_GUINT64_FORMAT
-		   " (epoch %" G_GUINT64_FORMAT "); outputs published from seq %" G_GUINT64_FORMAT " on",
-		   last + 1, epoch, self->published_seen + 1);
+		   " (epoch %" G_GUINT64_FORMAT "); it holds them up to %" G_GUINT64_FORMAT
+		   ", and publishes what the old active had not confirmed after %" G_GUINT64_FORMAT,
+		   next + 1, epoch, last, self->published_seen);
 }
 
 void
@@ -1253,6 +1308,13 @@ tandem_replication_set_ingest (TandemReplication *self,
 	self->ingest = ingest;
 	self->ingest_finish = finish;
 	self->ingest_data = user_data;
+}
+
+void
+tandem_replication_set_reserved_func (TandemReplication *self, TandemReplicationReservedFunc func, gpointer user_data)
+{
+	self->reserved_func = func;
+	self->reserved_data = user_data;
 }
 
 void

@@ -26,7 +26,8 @@ TandemReplication *tandem_replication_new (TandemPipeline *pipeline,
 void tandem_replication_free (TandemReplication *self);
 
 /* Roles, from the HA controller */
-void tandem_replication_become_active (TandemReplication *self, guint64 epoch);
+/* @seq_floor: the sequence continues above it (and above what this node holds) */
+void tandem_replication_become_active (TandemReplication *self, guint64 epoch, guint64 seq_floor);
 void tandem_replication_become_passive (TandemReplication *self, const char *active_node_id);
 /* starting, fenced, stopped: publish nothing, follow nobody */
 void tandem_replication_become_idle (TandemReplication *self);
@@ -82,6 +83,10 @@ void tandem_replication_set_pressure_func (TandemReplication *self,
 					   gpointer user_data);
 
 gboolean tandem_replication_is_pressed (TandemReplication *self);
+/* The active, every 100 ms and when its passive gets in or out of sync:
+ * the sequence numbers it reserved on disk, and its in-sync passive */
+typedef void (*TandemReplicationReservedFunc) (guint64 reserved, const char *in_sync_passive, gpointer user_data);
+void tandem_replication_set_reserved_func (TandemReplication *self, TandemReplicationReservedFunc func, gpointer user_data);
 
 void tandem_replication_add_status (TandemReplication *self, JsonBuilder *builder);
 

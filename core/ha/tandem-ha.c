@@ -76,6 +76,14 @@ struct _TandemHa {
 	TandemHaRoleFunc role_func;
 	gpointer role_data;
 
+	/* sequence numbers this node reserved, and the highest a peer
+	 * advertised: a node taking over continues above anything the old
+	 * active may have used */
+	guint64 seq_reserved;
+	char *in_sync_passive;
+	guint64 peer_seq_reserved;
+	gboolean in_sync_with_active; /* the active said this node is in sync */
+
 	/* switchover: on the active, the hand-over under way; on a passive,
 	 * the node's check of an offer */
 	GTask *handover_task;
@@ -286,8 +294,36 @@ send_status (TandemHa *self)
 		json_object_set_int_member (status, "epoch",
 					    (gint64) tandem_ha_lease_table_get_max_epoch (self->table));
 	}
+	if (self->seq_reserved != 0)
+		json_object_set_int_member (status, "seq_reserved", (gint64) self->seq_reserved);
+	if (self->in_sync_passive != NULL)
+		json_object_set_string_member (status, "in_sync_passive", self->in_sync_passive);
 	if (self->channel != NULL)
 		tandem_ha_channel_set_status (self->channel, status);
+}
+
+void
+tandem_ha_set_replication_status (TandemHa *self, guint64 seq_reserved, const char *in_sync_passive)
+{
+	if (seq_reserved == self->seq_reserved && g_strcmp0 (in_sync_passive, self->in_sync_passive) == 0)
+		return;
+	self->seq_reserved = seq_reserved;
+	g_free (self->in_sync_passive);
+	self->in_sync_passive = g_strdup (in_sync_passive);
+	if (self->started)
+		send_status (self);
+}
+
+/* Where a node taking over continues its sequence: right after what it
+ * holds when the old active said it was in sync (the old active published
+ * nothing else), else above everything the old active reserved (with a
+ * margin for a reservation it had no time to advertise) */
+guint64
+tandem_ha_get_takeover_seq_floor (TandemHa *self)
+{
+	if (self->in_sync_with_active || self->peer_seq_reserved == 0)
+		return 0;
+	return self->peer_seq_reserved + 3 * TANDEM_HA_SEQUENCE_MARGIN;
 }
 
 /* --- the machine's actions --------------------------------------------------- */
@@ -688,6 +724,13 @@ on_peer_status (TandemHaChannel *channel, const char *node_id, JsonObject *statu
 	(void) channel;
 	if (self->machine == NULL || status == NULL)
 		return;
+	self->peer_seq_reserved =
+		MAX (self->peer_seq_reserved,
+		     (guint64) json_object_get_int_member_with_default (status, "seq_reserved", 0));
+	if (g_strcmp0 (json_object_get_string_member_with_default (status, "state", ""), "active") == 0)
+		self->in_sync_with_active =
+			g_strcmp0 (json_object_get_string_member_with_default (status, "in_sync_passive", NULL),
+				   self->node_id) == 0;
 	if (!tandem_ha_state_from_string (json_object_get_string_member_with_default (status, "state", ""), &state))
 		return;
 	tandem_ha_machine_peer_status (self->machine, now_ms (), node_id, state,

@@ -67,6 +67,12 @@ TandemHa *tandem_ha_new (const TandemHaConfig *config,
 typedef void (*TandemHaRoleFunc) (const char *state, guint64 epoch, const char *active_node, gpointer user_data);
 void tandem_ha_set_role_func (TandemHa *self, TandemHaRoleFunc func, gpointer user_data);
 void tandem_ha_start (TandemHa *self);
+/* The sequence numbers this node reserved and its in-sync passive, as the
+ * active advertises them in its heartbeats; and, on a node taking over,
+ * the seq its sequence must continue above (0: none) */
+#define TANDEM_HA_SEQUENCE_MARGIN 100000
+void tandem_ha_set_replication_status (TandemHa *self, guint64 seq_reserved, const char *in_sync_passive);
+guint64 tandem_ha_get_takeover_seq_floor (TandemHa *self);
 /* A syncing node holds the active's state now */
 void tandem_ha_sync_done (TandemHa *self);
 /* Switchover, on the active node: stops publishing and offers the lease to
