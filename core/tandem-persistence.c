@@ -106,6 +106,8 @@ typedef struct {
 	guint64 epoch;
 	guint64 seq;
 	GPtrArray *states; /* of TandemPipelineState */
+	TandemPipeline *pipeline; /* when the stores must hold the events first */
+	GPtrArray *stores;	  /* of TandemStore */
 	/* results */
 	GPtrArray *errors; /* one per persister: NULL or the message */
 	guint64 bytes;
@@ -122,6 +124,8 @@ persister_status_clear (PersisterStatus *st)
 static void
 save_job_free (SaveJob *job)
 {
+	if (job->stores != NULL)
+		g_ptr_array_unref (job->stores);
 	g_ptr_array_unref (job->persisters);
 	g_free (job->tenant);
 	g_ptr_array_unref (job->states);
@@ -293,10 +297,48 @@ collect_persisters (TandemPersistence *self)
 
 /* A worker thread (or the main thread at shutdown): every plan to every
  * persister.  A persister that fails one plan still gets the others. */
+/* A snapshot at seq S is of use after a restart only if the event store
+ * holds every event up to S (the replay starts after S, and the stores get
+ * the outputs up to S from nowhere else): wait until the node published
+ * up to S (with HA, once the passive held it) and the stores committed it. */
+static gboolean
+wait_stores (SaveJob *job, GError **error)
+{
+	gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+
+	while (tandem_pipeline_get_published_seq (job->pipeline) < job->seq) {
+		if (g_get_monotonic_time () >= deadline) {
+			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_TIMED_OUT,
+				     "the events up to seq %" G_GUINT64_FORMAT " were not published within 10 s: "
+				     "snapshot not kept (the next one is tried at the next interval)",
+				     job->seq);
+			return FALSE;
+		}
+		g_usleep (10000);
+	}
+	for (guint i = 0; i < job->stores->len; i++) {
+		if (!tandem_store_flush (g_ptr_array_index (job->stores, i), NULL, error)) {
+			g_prefix_error (error, "the stores cannot commit the events up to seq %" G_GUINT64_FORMAT
+				       ": snapshot not kept: ",
+				       job->seq);
+			return FALSE;
+		}
+	}
+	return TRUE;
+}
+
 static void
 save_job_run (SaveJob *job)
 {
 	gint64 start = g_get_monotonic_time ();
+	g_autoptr (GError) waited = NULL;
+
+	if (job->pipeline != NULL && !wait_stores (job, &waited)) {
+		for (guint p = 0; p < job->persisters->len; p++)
+			job->errors->pdata[p] = g_strdup (waited->message);
+		job->duration_us = g_get_monotonic_time () - start;
+		return;
+	}
 
 	for (guint i = 0; i < job->states->len; i++) {
 		TandemPipelineState *st = g_ptr_array_index (job->states, i);
@@ -451,6 +493,7 @@ on_snapshot (GObject *source, GAsyncResult *result, gpointer data)
 	g_autoptr (GError) error = NULL;
 	g_autoptr (GPtrArray) states = NULL;
 	g_autoptr (GTask) task = NULL;
+	SaveJob *job;
 	guint64 seq = 0;
 
 	states = tandem_pipeline_snapshot_finish (result, &seq, &error);
@@ -476,8 +519,17 @@ on_snapshot (GObject *source, GAsyncResult *result, gpointer data)
 	}
 	task = g_task_new (NULL, NULL, on_saved, self);
 	g_object_set_data (G_OBJECT (task), "tandem-persistence", self);
-	g_task_set_task_data (task, save_job_new (self, states, seq),
-			      (GDestroyNotify) save_job_free);
+	job = save_job_new (self, states, seq);
+	/* the stores must hold what the snapshot includes (see wait_stores) */
+	job->pipeline = self->pipeline;
+	job->stores = g_ptr_array_new_with_free_func (g_object_unref);
+	for (guint i = 0; i < tandem_node_get_plugins (self->node)->len; i++) {
+		TandemPlugin *plugin = g_ptr_array_index (tandem_node_get_plugins (self->node), i);
+
+		if (TANDEM_IS_STORE (plugin) && tandem_plugin_get_state (plugin) == TANDEM_PLUGIN_STATE_STARTED)
+			g_ptr_array_add (job->stores, g_object_ref (plugin));
+	}
+	g_task_set_task_data (task, job, (GDestroyNotify) save_job_free);
 	g_mutex_lock (&self->lock);
 	self->saving = TRUE;
 	g_mutex_unlock (&self->lock);
