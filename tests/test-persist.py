@@ -12,7 +12,12 @@
 # - a clean stop persists at shutdown, and the restart has nothing to replay;
 # - a persister that cannot write: the node runs on, the status and the log
 #   say why, POST /api/v1/persist fails with 500, and the next interval
-#   succeeds once the directory can be written.
+#   succeeds once the directory can be written;
+# - a two-node cluster (test-ha.py's configuration, a file persister each)
+#   under load, both nodes killed with kill -9 a few events after a periodic
+#   snapshot and restarted: every output row of both nodes' output logs and
+#   of the shared outputs tables equals that of a reference node fed the
+#   same events, and every acknowledged event is once in the event store.
 #
 # meson sets TANDEM_TEST_TANDEMD and TANDEM_TEST_PLUGIN_DIRS (the build
 # directories of the plugins used).  Prints TAP.  Every tandemd started here
@@ -21,6 +26,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 import ctypes
 import http.client
+import importlib.util
 import json
 import os
 import shutil
@@ -30,6 +36,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 
@@ -221,25 +228,30 @@ class Node:
             return 0
 
     def stored_outputs(self):
-        rows = []
         with self.db() as db:
-            for table in ("out_pa_out_1_0_0", "out_pb_out2_1_0_0"):
-                cols = [r[1] for r in db.execute("PRAGMA table_info(%s)" % table)]
-                keep = [c for c in cols if c != "node_id"]
-                for row in db.execute("SELECT %s FROM %s ORDER BY input_seq, output_index"
-                                      % (", ".join(keep), table)):
-                    rows.append(dict(zip(keep, row), table=table))
-        return rows
+            return outputs_in(db)
+
+
+def outputs_in(db):
+    """Every row of the outputs tables of PA and PB but its node_id."""
+    rows = []
+    for table in ("out_pa_out_1_0_0", "out_pb_out2_1_0_0"):
+        cols = [r[1] for r in db.execute("PRAGMA table_info(%s)" % table)]
+        keep = [c for c in cols if c != "node_id"]
+        for row in db.execute("SELECT %s FROM %s ORDER BY input_seq, output_index"
+                              % (", ".join(keep), table)):
+            rows.append(dict(zip(keep, row), table=table))
+    return rows
 
 
 class Base:
-    def __init__(self):
+    def __init__(self, plans=None):
         self.path = tempfile.mkdtemp(prefix="tandem-test-persist-")
         os.chmod(self.path, 0o700)
         self.started = []
         self.plans_dir = os.path.join(self.path, "plans")
         os.mkdir(self.plans_dir)
-        for name, text in PLANS.items():
+        for name, text in (plans or PLANS).items():
             with open(os.path.join(self.plans_dir, name), "w", encoding="utf-8") as f:
                 f.write(text)
         plugins = os.path.join(self.path, "plugins")
@@ -504,6 +516,275 @@ def config_errors_name_file_and_line():
         assert p.returncode != 0, p
         assert "bad.conf:4: key 'tenant' in [persistence]: expected a name of 1-255 characters without '/', " \
                "got \"a/b\"" in p.stderr, p.stderr
+
+
+# --- the whole cluster: both nodes killed with kill -9 and restarted ------------
+
+# test-persist's plans on a stream with one more attribute, n, that numbers
+# the events: the events in the cluster's store are matched with the ones
+# the clients sent by it.
+CLUSTER_PLANS = {name: text.replace("define stream S (symbol string, v long);",
+                                    "define stream S (symbol string, v long, n long);")
+                 for name, text in PLANS.items()}
+CLUSTER_INTERVAL = 2  # [persistence] interval of the cluster's nodes, in seconds
+
+
+def load_test_ha():
+    """tests/test-ha.py, for its two-node configuration (Cluster, Node)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "test-ha.py")
+    spec = importlib.util.spec_from_file_location("test_ha", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def numbered(n, with_id=True):
+    """Event number n, the same in every run; the cluster's clients give it
+    an id, so that a retry is not ingested twice."""
+    event = {"payloadData": {"symbol": "ABC"[(n * 7) % 3], "v": (n * 7919) % 1000, "n": n},
+             "timestamp": 1700000000000 + 10 * n}
+    if with_id:
+        event["id"] = "e-%d" % n
+    return {"event": event}
+
+
+class Load:
+    """Two clients posting numbered events, one per request, each to its own
+    node first (one to the active, one to the passive, which forwards to the
+    active): an event that is not acknowledged is sent again, with its id,
+    to the other node until it is.  finish() stops them and returns the
+    numbers acknowledged."""
+
+    def __init__(self, nodes, first):
+        self.nodes = nodes
+        self.next = first
+        self.lock = threading.Lock()
+        self.acked = []
+        self.failures = 0
+        self.error = None
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self.run, args=(k,), daemon=True) for k in range(2)]
+        for t in self.threads:
+            t.start()
+
+    def post(self, node, n):
+        conn = http.client.HTTPConnection("127.0.0.1", node.http_port, timeout=5)
+        try:
+            conn.request("POST", "/endpoints/s", json.dumps(numbered(n)), {"Content-Type": "application/json"})
+            r = conn.getresponse()
+            r.read()
+            return r.status
+        except (OSError, http.client.HTTPException):
+            return None
+        finally:
+            conn.close()
+
+    def run(self, k):
+        while not self.stop.is_set() and self.error is None:
+            with self.lock:
+                n = self.next
+                self.next += 1
+            turn = k
+            end = time.monotonic() + 2 * DEADLINE
+            while self.post(self.nodes[turn % 2], n) != 202:
+                with self.lock:
+                    self.failures += 1
+                if time.monotonic() > end:
+                    self.error = "event %d was not acknowledged within %d s" % (n, 2 * DEADLINE)
+                    return
+                turn += 1
+                time.sleep(0.01)
+            with self.lock:
+                self.acked.append(n)
+            time.sleep(0.01)
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(3 * DEADLINE)
+        assert not any(t.is_alive() for t in self.threads) and self.error is None, self.error
+        return sorted(self.acked)
+
+
+def settled(a, b):
+    """Both nodes at the same seq, nothing held back."""
+    sa, sb = a.status(), b.status()
+    return (sa["last_seq"] == sb["last_seq"] and sa["replication"]["held_events"] == 0
+            and sb["replication"]["held_events"] == 0)
+
+
+def wait_settled(a, b):
+    try:
+        wait_for("both nodes settled", lambda: settled(a, b))
+    except AssertionError:
+        for n in (a, b):
+            if "Became active again" in n.log():
+                raise AssertionError("%s fenced itself (its lease renewal got no answer in time) and became "
+                                     "active again, but its passive was not taken back: %r, %r"
+                                     % (n.name, a.status(), b.status()))
+        raise
+
+
+def shared_count(c, table):
+    try:
+        with sqlite3.connect("file:%s?mode=ro" % c.shared_db, uri=True, timeout=10) as db:
+            return db.execute("SELECT COUNT(*) FROM %s" % table).fetchone()[0]
+    except sqlite3.Error:
+        return -1
+
+
+@test
+def cluster_restart_after_kill_matches_reference():
+    """Two nodes (wka membership, the shared SQLite store as event store and
+    arbiter, a file persister each) under load; the active persists every
+    2 s; both are killed with kill -9 a few events after a periodic
+    snapshot, both restarted: the old active restores its snapshots and
+    replays the events after them, the other (it never persisted) replays
+    everything; whichever becomes active, the other syncs from it, and every
+    output row (both output logs, the shared outputs tables) equals that of
+    a standalone reference node fed the same events in the same order.
+
+    The clients stop just before the kill and the test waits until the
+    store holds every acknowledged event: acknowledged events that were
+    still on their way to the store (it writes every 100-200 ms) are lost
+    when both nodes die, and a snapshot taken in that time holds events the
+    store never gets."""
+    ha = load_test_ha()
+    with ha.Cluster(name="persist-ha", lease_ttl_ms=3000) as c, Base(CLUSTER_PLANS) as base:
+        c.plan_path = base.plans_dir
+        a, b = c.add("node-a"), c.add("node-b")
+        c.configure()
+        for n in (a, b):
+            with open(n.config_path, "a", encoding="utf-8") as f:
+                f.write("\n[persistence]\ninterval = %d\n\n[persister.files]\nplugin = file\n" % CLUSTER_INTERVAL)
+        a.start()
+        wait_for("node-a active", lambda: a.state() == "active")
+        b.start()
+        wait_for("node-b passive", lambda: b.state() == "passive")
+        wait_for("node-b in sync", lambda: a.status()["replication"]["in_sync"])
+
+        # under load: a periodic snapshot, then the next one; the clients
+        # stop right after it, so that the kill finds events after it
+        load = Load([a, b], 1)
+        p = wait_for("a periodic snapshot",
+                     lambda: (lambda p: p if p["last_success_seq"] else None)(a.status()["persistence"]))
+        runs = p["runs"]
+        p = wait_for("the next periodic snapshot",
+                     lambda: (lambda p: p if p["runs"] > runs else None)(a.status()["persistence"]))
+        acked = load.finish()
+        snap = p["last_success_seq"]
+        assert p["failures"] == 0 and p["last_error"] is None and p["persisting"], p
+        assert not b.status()["persistence"]["persisting"]
+        # every acknowledged event in the store (it writes every 100 ms)
+        # and its outputs published: nothing acknowledged lives only in
+        # the nodes' memory (that would be lost when both die)
+        wait_settled(a, b)
+        wait_for("the event store", lambda: shared_count(c, "evt_s_1_0_0") == len(acked))
+        last = a.status()["last_seq"]
+        assert last == len(acked) and snap < last, (snap, last, len(acked))
+        assert a.status()["persistence"]["last_success_seq"] == snap, "a snapshot after the load stopped"
+        for n in (a, b):
+            n.proc.send_signal(signal.SIGKILL)
+        for n in (a, b):
+            n.proc.wait(timeout=DEADLINE)
+
+        # Both restart at once, within the lease of node-a's previous run:
+        # node-b takes node-a for the active and asks it for its state
+        # before node-a is active; node-a, once active, tells the members
+        # so and node-b asks again
+        start_together(c, (a, b))
+        active = wait_for("one active, one passive after the restart", lambda: ha.one_active([a, b]))
+        passive = b if active is a else a
+        # node-a restored its snapshots and replayed the events after them;
+        # node-b, which never persisted, replayed every event
+        r = a.status()["persistence"]["restore"]
+        assert r["plans_restored"] == 2 and r["snapshot_seq"] == snap, r
+        assert r["replayed_events"] == last - snap and r["replayed_seqs"] == [snap + 1, last], r
+        assert r["replayed_from"] == "db" and r["unrecovered"] is None, r
+        r = b.status()["persistence"]["restore"]
+        assert r["plans_restored"] == 0 and r["replayed_events"] == last, r
+        assert r["replayed_seqs"] == [1, last] and r["unrecovered"] is None, r
+        assert "Plan PA: restoring the snapshot of seq %d from [persister.files]" % snap in a.log()
+        assert "Plan PA: no snapshot in tenant persist-ha; it starts empty" in b.log()
+        assert "Became passive: state copied from %s" % active.name in passive.log()
+        wait_for("the passive in sync", lambda: active.status()["replication"]["in_sync"])
+        assert active.status()["persistence"]["persisting"]
+
+        # the load goes on after the restart
+        load = Load([active, passive], len(acked) + 1)
+        wait_for("events after the restart", lambda: len(load.acked) >= 300)
+        after = load.finish()
+        acked += after
+        wait_settled(a, b)
+        wait_for("the event store", lambda: shared_count(c, "evt_s_1_0_0") == len(acked))
+
+        # every acknowledged event once in the store, and no other
+        with sqlite3.connect("file:%s?mode=ro" % c.shared_db, uri=True, timeout=10) as db:
+            stored = db.execute("SELECT seq, n FROM evt_s_1_0_0 ORDER BY seq").fetchall()
+        order = [n for _, n in stored]
+        assert sorted(order) == acked, (len(order), len(acked))
+        index = {seq: i + 1 for i, (seq, _) in enumerate(stored)}
+
+        # the reference: one node fed the same events in seq order
+        ref = base.node("reference")
+        ref.start()
+        assert ref.post([numbered(n, with_id=False) for n in order]) == 1
+        ref.wait_processed(len(order))
+        ref.kill(signal.SIGTERM)
+        ref_out = ref.outputs()
+
+        # both nodes' output logs: the old active's before the kill, the
+        # new active's after the restart; every row once, as the reference
+        got = sorted(a.outputs() + b.outputs(), key=lambda o: o["seq"])
+        for o in got:
+            assert o["seq"] in index, "an output of seq %d, not in the event store" % o["seq"]
+            o["seq"] = index[o["seq"]]
+        compare_rows(got, ref_out, "the output logs")
+        assert len([o for o in got if o["seq"] > last]) > 200
+
+        # the shared outputs tables (written again by the replays, which
+        # are no-ops there): the same rows
+        ref_rows = ref.stored_outputs()
+        key = lambda row: (row["table"], row["input_seq"], row["output_index"])  # noqa: E731
+
+        def stored_outputs():
+            with sqlite3.connect("file:%s?mode=ro" % c.shared_db, uri=True, timeout=10) as db:
+                rows = outputs_in(db)
+            for row in rows:
+                row["input_seq"] = index.get(row["input_seq"], -row["input_seq"])
+            return sorted(rows, key=key)
+        wait_for("the outputs tables", lambda: len(stored_outputs()) >= len(ref_rows))
+        compare_rows(stored_outputs(), sorted(ref_rows, key=key), "the outputs tables")
+
+        # both nodes hold the same state
+        da = json.loads(http_get(a.api_port, "/api/v1/state"))
+        db_ = json.loads(http_get(b.api_port, "/api/v1/state"))
+        assert da == db_, (da, db_)
+        sys.stdout.write("# %d events, %d after the restart; snapshot at seq %d, killed at seq %d; "
+                         "%s active after the restart\n" % (len(acked), len(after), snap, last, active.name))
+
+
+def start_together(c, nodes):
+    """Starts test-ha nodes at the same moment, then waits for their APIs."""
+    for n in nodes:
+        with open(n.log_path, "ab") as log:
+            n.proc = subprocess.Popen([TANDEMD, "--config", n.config_path], stdin=subprocess.DEVNULL,
+                                      stdout=log, stderr=log, env=c.env, preexec_fn=die_with_parent)
+        c.started.append(n.proc)
+    for n in nodes:
+        wait_for("%s's REST API" % n.name, lambda: n.status_or_none() is not None)
+
+
+def http_get(port, path):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read()
+        assert r.status == 200, (r.status, body)
+        return body
+    finally:
+        conn.close()
 
 
 def main():
