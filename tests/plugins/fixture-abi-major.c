@@ -36,6 +36,9 @@ fixture_abi_major_init (FixtureAbiMajor *self)
 static GType
 fixture_abi_major_register_types (GTypeModule *module)
 {
+	/* the loader hands each plugin its own type module */
+	g_assert_true (G_IS_TYPE_MODULE (module));
+
 	fixture_abi_major_register_type (module);
 	return FIXTURE_TYPE_ABI_MAJOR;
 }

@@ -35,6 +35,9 @@ fixture_bad_name_init (FixtureBadName *self)
 static GType
 fixture_bad_name_register_types (GTypeModule *module)
 {
+	/* the loader hands each plugin its own type module */
+	g_assert_true (G_IS_TYPE_MODULE (module));
+
 	fixture_bad_name_register_type (module);
 	return FIXTURE_TYPE_BAD_NAME;
 }

@@ -34,6 +34,8 @@ fixture_marker_loaded (void)
 		written = write (fd, line, sizeof line - 1);
 	while (written < 0 && errno == EINTR);
 	close (fd);
+	/* a marker that was not written would pass for "never loaded" */
+	g_assert_cmpint (written, ==, sizeof line - 1);
 }
 
 #define FIXTURE_TYPE_MARKER (fixture_marker_get_type ())
@@ -63,6 +65,9 @@ fixture_marker_init (FixtureMarker *self)
 static GType
 fixture_marker_register_types (GTypeModule *module)
 {
+	/* the loader hands each plugin its own type module */
+	g_assert_true (G_IS_TYPE_MODULE (module));
+
 	fixture_marker_register_type (module);
 	return FIXTURE_TYPE_MARKER;
 }

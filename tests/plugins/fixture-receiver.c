@@ -215,6 +215,9 @@ fixture_receiver_init (FixtureReceiver *self)
 static GType
 fixture_receiver_register_types (GTypeModule *module)
 {
+	/* the loader hands each plugin its own type module */
+	g_assert_true (G_IS_TYPE_MODULE (module));
+
 	fixture_receiver_register_type (module);
 	return FIXTURE_TYPE_RECEIVER;
 }

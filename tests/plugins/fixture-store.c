@@ -193,6 +193,9 @@ fixture_store_init (FixtureStore *self)
 static GType
 fixture_store_register_types (GTypeModule *module)
 {
+	/* the loader hands each plugin its own type module */
+	g_assert_true (G_IS_TYPE_MODULE (module));
+
 	fixture_store_register_type (module);
 	return FIXTURE_TYPE_STORE;
 }

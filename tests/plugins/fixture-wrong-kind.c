@@ -34,6 +34,9 @@ fixture_wrong_kind_init (FixtureWrongKind *self)
 static GType
 fixture_wrong_kind_register_types (GTypeModule *module)
 {
+	/* the loader hands each plugin its own type module */
+	g_assert_true (G_IS_TYPE_MODULE (module));
+
 	fixture_wrong_kind_register_type (module);
 	return FIXTURE_TYPE_WRONG_KIND;
 }
