@@ -246,12 +246,6 @@ tandemctl_api_request (const char *method,
 	return g_steal_pointer (&body);
 }
 
-static GBytes *
-fetch_status (const char *base, const char *token, GError **error)
-{
-	return tandemctl_api_request (SOUP_METHOD_GET, base, STATUS_PATH, token, TIMEOUT_S, error);
-}
-
 /**
  * tandemctl_api_target:
  * @url_option: (nullable): --url
@@ -510,8 +504,33 @@ print_summary (JsonObject *status)
 
 /* --- the command ----------------------------------------------------------- */
 
+/**
+ * tandemctl_api_command:
+ * @argc: the command's arguments
+ * @argv: the command's arguments
+ * @summary: the --help summary
+ * @description: the --help description (examples, exit status)
+ * @method: the HTTP method
+ * @path: the API path
+ * @timeout_s: how long the node may take to answer
+ * @print: prints the answer (a JSON object) for a person
+ *
+ * The commands that ask a node's REST API: options --url, --token-file,
+ * --config and --json, the request, and the answer printed as JSON or by
+ * @print.
+ *
+ * Returns: the exit status: 0 success, 1 the node cannot be reached or
+ *   answered with an error, 2 usage error
+ */
 int
-tandemctl_status (int argc, char **argv)
+tandemctl_api_command (int argc,
+		       char **argv,
+		       const char *summary,
+		       const char *description,
+		       const char *method,
+		       const char *path,
+		       guint timeout_s,
+		       TandemctlPrintFunc print)
 {
 	g_autofree char *url_option = NULL;
 	g_autofree char *token_file = NULL;
@@ -541,21 +560,8 @@ tandemctl_status (int argc, char **argv)
 	const char *data;
 	gsize size = 0;
 
-	g_option_context_set_summary (
-		context, _ ("Prints a running node's view of itself and of its cluster: its id,\n"
-			    "state and role, epoch, whether it accepts events, the last sequence\n"
-			    "number, the members and the lease (GET /api/v1/status)."));
-	g_option_context_set_description (
-		context,
-		_ ("Examples:\n"
-		   "  tandemctl status\n"
-		   "  tandemctl status --config /etc/tandem/tandem.conf\n"
-		   "  tandemctl status --url http://node2:9764 --token-file ~/.tandem-token "
-		   "--json\n"
-		   "\n"
-		   "Exit status: 0 success, 1 the node cannot be reached or answered with an "
-		   "error,\n"
-		   "2 usage error."));
+	g_option_context_set_summary (context, summary);
+	g_option_context_set_description (context, description);
 	g_option_context_add_main_entries (context, entries, GETTEXT_PACKAGE);
 	if (!g_option_context_parse (context, &argc, &argv, &error))
 		return status_usage (prog, error->message);
@@ -565,33 +571,22 @@ tandemctl_status (int argc, char **argv)
 
 		return status_usage (prog, message);
 	}
-	if (url_option != NULL) {
-		url = check_url (url_option, &error);
-		if (url == NULL)
+	if (!tandemctl_api_target (url_option, token_file, config_path, &url, &token, &error)) {
+		if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_ARGUMENT))
 			return status_usage (prog, error->message);
-	}
-	if (token_file != NULL) {
-		token = tandem_api_read_token_file (token_file, FALSE, &error);
-		if (token == NULL)
-			return status_fail (error->message);
-	}
-	if (config_path != NULL && !from_config (config_path, url == NULL, &url, &token, &error))
 		return status_fail (error->message);
-	if (url == NULL)
-		url = tandem_api_format_url (TANDEM_API_DEFAULT_ADDRESS, TANDEM_API_DEFAULT_PORT);
-
-	body = fetch_status (url, token, &error);
+	}
+	body = tandemctl_api_request (method, url, path, token, timeout_s, &error);
 	if (token != NULL)
 		explicit_bzero (token, strlen (token));
 	if (body == NULL)
 		return status_fail (error->message);
 	data = g_bytes_get_data (body, &size);
 	parser = json_parser_new_immutable ();
-	if (!json_parser_load_from_data (parser, data, (gssize) size, &error) ||
+	if (!json_parser_load_from_data (parser, data, (gssize) size, NULL) ||
 	    !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser))) {
 		g_autofree char *message =
-			g_strdup_printf (_ ("%s%s: the answer is not a JSON object"), url,
-					 STATUS_PATH);
+			g_strdup_printf (_ ("%s%s: the answer is not a JSON object"), url, path);
 
 		return status_fail (message);
 	}
@@ -600,9 +595,29 @@ tandemctl_status (int argc, char **argv)
 		if (size == 0 || data[size - 1] != '\n')
 			g_print ("\n");
 	} else {
-		print_summary (json_node_get_object (json_parser_get_root (parser)));
+		print (json_node_get_object (json_parser_get_root (parser)));
 	}
 	if (fflush (stdout) != 0)
 		return status_fail (_ ("cannot write the output"));
 	return EXIT_SUCCESS;
+}
+
+int
+tandemctl_status (int argc, char **argv)
+{
+	return tandemctl_api_command (
+		argc, argv,
+		_ ("Prints a running node's view of itself and of its cluster: its id,\n"
+		   "state and role, epoch, whether it accepts events, the last sequence\n"
+		   "number, the members and the lease (GET /api/v1/status)."),
+		_ ("Examples:\n"
+		   "  tandemctl status\n"
+		   "  tandemctl status --config /etc/tandem/tandem.conf\n"
+		   "  tandemctl status --url http://node2:9764 --token-file ~/.tandem-token "
+		   "--json\n"
+		   "\n"
+		   "Exit status: 0 success, 1 the node cannot be reached or answered with an "
+		   "error,\n"
+		   "2 usage error."),
+		SOUP_METHOD_GET, STATUS_PATH, TIMEOUT_S, print_summary);
 }

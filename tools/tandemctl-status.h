@@ -5,6 +5,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 int tandemctl_status (int argc, char **argv);
 
@@ -15,6 +16,15 @@ gboolean tandemctl_api_target (const char *url_option,
 			       char **url,
 			       char **token,
 			       GError **error);
+typedef void (*TandemctlPrintFunc) (JsonObject *answer);
+int tandemctl_api_command (int argc,
+			   char **argv,
+			   const char *summary,
+			   const char *description,
+			   const char *method,
+			   const char *path,
+			   guint timeout_s,
+			   TandemctlPrintFunc print);
 GBytes *tandemctl_api_request (const char *method,
 			       const char *base,
 			       const char *path,
