@@ -419,13 +419,19 @@ pending_free (Pending *p)
 	g_free (p);
 }
 
-/* The raw events of a batch, then the outputs it produced, to every store
- * keeping them, and its lines to the output log.  A store's append blocks
- * while its queue is full: the engine then slows down, the ingest queue
- * fills, and the receivers stop taking events; nothing is dropped. */
+/* A batch's lines to the output log, then its raw events and the outputs
+ * it produced to every store keeping them.  The log comes first: whatever
+ * the stores committed is in the log too, even after a kill -9 (the log may
+ * hold the lines of a few events the stores never got).  A store's append
+ * blocks while its queue is full: the engine then slows down, the ingest
+ * queue fills, and the receivers stop taking events; nothing is dropped. */
 static void
 publish (TandemPipeline *self, Pending *p)
 {
+	if (self->output_log != NULL && p->log->len > 0) {
+		fwrite (p->log->str, 1, p->log->len, self->output_log);
+		fflush (self->output_log);
+	}
 	for (guint i = 0; i < self->stores->len; i++) {
 		TandemStore *store = g_ptr_array_index (self->stores, i);
 		TandemStoreRole role = tandem_store_get_role (store);
@@ -443,10 +449,6 @@ publish (TandemPipeline *self, Pending *p)
 			g_warning ("[store.%s]: cannot keep outputs: %s", tandem_plugin_get_name (TANDEM_PLUGIN (store)),
 				   error->message);
 		}
-	}
-	if (self->output_log != NULL && p->log->len > 0) {
-		fwrite (p->log->str, 1, p->log->len, self->output_log);
-		fflush (self->output_log);
 	}
 }
 
