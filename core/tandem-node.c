@@ -16,6 +16,7 @@
 
 #include "tandem-config.h"
 #include "tandem-enums.h"
+#include "tandem-durable.h"
 #include "tandem-error.h"
 #include "tandem-log.h"
 #include "tandem-node.h"
@@ -86,6 +87,8 @@ struct _TandemNode {
 	GBytes *cluster_key;
 	TandemHa *ha;
 	TandemReplication *replication;
+	/* [cluster] ack = durable: acknowledgements wait for the event store */
+	TandemDurable *durable;
 	gboolean ingest_full;
 	gboolean replication_full;
 	gboolean receivers_paused;
@@ -579,6 +582,22 @@ configure_ha (TandemNode *self, GString *errors)
 	}
 	if (self->witness && tandem_config_get_section (self->config, "engine") != NULL)
 		g_string_append (errors, "[engine]: a witness (tandemd --witness) runs no plans\n");
+	if (self->ha_config.ack_durable && !self->witness) {
+		gboolean keeps_events = FALSE;
+
+		for (guint i = 0; i < self->plugins->len; i++) {
+			TandemPlugin *plugin = g_ptr_array_index (self->plugins, i);
+
+			if (TANDEM_IS_STORE (plugin) &&
+			    (tandem_store_get_role (TANDEM_STORE (plugin)) & TANDEM_STORE_ROLE_EVENTS))
+				keeps_events = TRUE;
+		}
+		if (!keeps_events)
+			g_string_append_printf (errors,
+						"%s: ack = durable waits until a store keeping events committed them, "
+						"but no [store.NAME] section keeps events (role = events)\n",
+						cluster_where);
+	}
 	if (memberships > 1)
 		g_string_append (errors, "only one [membership.NAME] section may be enabled\n");
 	if (self->membership == NULL) {
@@ -1118,6 +1137,16 @@ on_publish (gint64 until_us, gpointer user_data)
 
 	__atomic_store_n (&self->publish_until_us, until_us, __ATOMIC_RELEASE);
 	tandem_pipeline_set_publish_until (self->pipeline, until_us);
+	if (until_us == 0 && self->durable != NULL && tandem_durable_get_n_waiting (self->durable) > 0) {
+		/* the next active publishes what the passive holds: whether
+		 * these events are kept is not for this node to say */
+		g_autoptr(GError) error =
+			g_error_new_literal (TANDEM_ERROR, TANDEM_ERROR_TIMED_OUT,
+					     "this node stopped being the active before the event store confirmed the "
+					     "events; they may be kept: send them again with the same event ids");
+
+		tandem_durable_fail_waiting (self->durable, error);
+	}
 }
 
 static gboolean
@@ -1240,6 +1269,15 @@ tandem_node_start (TandemNode *self, GError **error)
 		on_publish (0, self);
 	if (!tandem_pipeline_start (self->pipeline, stores, on_pressure, self, error))
 		return FALSE;
+	if (self->ha_config.ack_durable && !self->witness) {
+		g_autoptr(GPtrArray) event_stores = g_ptr_array_new ();
+
+		for (guint i = 0; i < stores->len; i++) {
+			if (tandem_store_get_role (g_ptr_array_index (stores, i)) & TANDEM_STORE_ROLE_EVENTS)
+				g_ptr_array_add (event_stores, g_ptr_array_index (stores, i));
+		}
+		self->durable = tandem_durable_new (self->pipeline, event_stores);
+	}
 	for (guint i = 0; i < self->plugins->len; i++) {
 		TandemPlugin *plugin = g_ptr_array_index (self->plugins, i);
 		const char *kind = tandem_plugin_kind_to_string (tandem_plugin_get_kind (plugin));
@@ -1260,6 +1298,7 @@ tandem_node_start (TandemNode *self, GError **error)
 					     "cannot start [%s.%s]: %s", kind, tandem_plugin_get_name (plugin),
 					     local_error->message);
 				stop_plugins (self, i, TANDEM_TYPE_RECEIVER);
+				g_clear_pointer (&self->durable, tandem_durable_free);
 				tandem_pipeline_stop (self->pipeline);
 				stop_plugins (self, i, G_TYPE_INVALID);
 				return FALSE;
@@ -1273,6 +1312,7 @@ tandem_node_start (TandemNode *self, GError **error)
 				     "cannot start [%s.%s]: %s", kind, tandem_plugin_get_name (plugin),
 				     local_error->message);
 			stop_plugins (self, i + 1, TANDEM_TYPE_RECEIVER);
+			g_clear_pointer (&self->durable, tandem_durable_free);
 			tandem_pipeline_stop (self->pipeline);
 			stop_plugins (self, i + 1, G_TYPE_INVALID);
 			return FALSE;
@@ -1325,6 +1365,8 @@ tandem_node_stop (TandemNode *self)
 	 * processes everything they accepted and hands it to the stores;
 	 * then the rest, in reverse start order */
 	stop_plugins (self, self->plugins->len, TANDEM_TYPE_RECEIVER);
+	/* nobody is left to answer */
+	g_clear_pointer (&self->durable, tandem_durable_free);
 	tandem_pipeline_stop (self->pipeline);
 	/* the last snapshot, while this node still knows whether it is
 	 * active and its persisters run */
@@ -1534,7 +1576,7 @@ tandem_node_ingest (TandemNode *self,
 	}
 	if (!tandem_node_acks_at_acceptance (self)) {
 		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
-				     "this node acknowledges once the passive holds the events: use "
+				     "this node acknowledges once the passive (or the event store) holds the events: use "
 				     "tandem_node_ingest_async()");
 		return FALSE;
 	}
@@ -1560,6 +1602,23 @@ replicated_cb (GObject *source, GAsyncResult *res, gpointer data)
 	IngestResult *result = g_object_steal_data (G_OBJECT (res), "tandem-result");
 
 	(void) source;
+	g_task_return_pointer (task, result, g_free);
+}
+
+/* the event stores committed the events, or the node cannot say */
+static void
+durable_cb (GObject *source, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	g_autoptr(GError) error = NULL;
+	IngestResult *result;
+
+	(void) source;
+	if (!g_task_propagate_boolean (G_TASK (res), &error)) {
+		g_task_return_error (task, g_steal_pointer (&error));
+		return;
+	}
+	result = g_object_steal_data (G_OBJECT (res), "tandem-result");
 	g_task_return_pointer (task, result, g_free);
 }
 
@@ -1591,7 +1650,8 @@ forwarded_cb (GObject *source, GAsyncResult *res, gpointer data)
  * Whether tandem_node_ingest() may be used: a node acknowledges at
  * acceptance unless it is the active node of a cluster whose passive must
  * hold events before they are acknowledged (`[cluster] ack = replicated`,
- * the default), or a passive node that forwards events to the active.
+ * the default), a node whose event store must have committed them (`ack =
+ * durable`), or a passive node that forwards events to the active.
  * Receivers use tandem_node_ingest_async() otherwise.
  *
  * Returns: %TRUE if an acknowledgement may follow acceptance at once
@@ -1600,6 +1660,8 @@ gboolean
 tandem_node_acks_at_acceptance (TandemNode *self)
 {
 	g_return_val_if_fail (TANDEM_IS_NODE (self), TRUE);
+	if (self->durable != NULL)
+		return FALSE;
 	return self->replication == NULL || !tandem_replication_must_wait (self->replication);
 }
 
@@ -1635,6 +1697,7 @@ tandem_node_ingest_async (TandemNode *self,
 	g_autoptr(GTask) task = NULL;
 	g_autoptr(GError) error = NULL;
 	IngestResult *result;
+	guint64 last;
 
 	g_return_if_fail (TANDEM_IS_NODE (self));
 	g_return_if_fail (stream != NULL);
@@ -1680,8 +1743,20 @@ tandem_node_ingest_async (TandemNode *self,
 		g_task_return_error (task, g_steal_pointer (&error));
 		return;
 	}
+	/* the events of the batch, new ones and repeats acknowledged again,
+	 * have seqs up to the last one given out */
+	last = tandem_pipeline_get_last_seq (self->pipeline);
+	if (self->durable != NULL) {
+		/* published (so held by an in-sync passive) and committed by
+		 * the event stores */
+		GTask *inner = g_task_new (self, NULL, durable_cb, g_object_ref (task));
+
+		g_object_set_data_full (G_OBJECT (inner), "tandem-result", result, g_free);
+		tandem_durable_wait (self->durable, last, inner);
+		g_object_unref (inner);
+		return;
+	}
 	if (self->replication != NULL && tandem_replication_must_wait (self->replication)) {
-		guint64 last = result->n_new > 0 ? result->first_seq + result->n_new - 1 : result->first_seq;
 		GTask *inner = g_task_new (self, NULL, replicated_cb, g_object_ref (task));
 
 		g_object_set_data_full (G_OBJECT (inner), "tandem-result", result, g_free);
@@ -1730,7 +1805,10 @@ tandem_node_ingest_finish (TandemNode *self, GAsyncResult *result, guint64 *firs
  * `GET /api/v1/status` and printed by `tandemctl status`: an object with
  * `node_id`, `cluster`, `state` (`standalone` when the node runs no
  * membership, else the HA state), `role`, `epoch`, `accepting`, `last_seq`,
- * `events_processed`, `members` (an array) and `lease` (an object, or null).
+ * `events_processed`, `ack` (`local`, `replicated` or `durable`: when a
+ * client's events count as accepted), `durable_seq` (with `ack = durable`,
+ * the seq up to which the event stores committed every event, else null),
+ * `members` (an array) and `lease` (an object, or null).
  * With HA, also `holder` (this node's lease holder string), `arbiter` and
  * `publishing`; each member has `node_id`, `address`, `role`, `state`,
  * `epoch` and `last_heartbeat_ms_ago`; the lease has `holder`,
@@ -1782,6 +1860,15 @@ tandem_node_dup_status (TandemNode *self)
 	json_builder_add_int_value (builder, (gint64) tandem_pipeline_get_last_seq (self->pipeline));
 	json_builder_set_member_name (builder, "events_processed");
 	json_builder_add_int_value (builder, (gint64) tandem_pipeline_get_processed (self->pipeline));
+	json_builder_set_member_name (builder, "ack");
+	json_builder_add_string_value (builder, self->ha_config.ack_durable ? "durable"
+						: self->ha_config.ack_local || self->membership == NULL ? "local"
+						: "replicated");
+	json_builder_set_member_name (builder, "durable_seq");
+	if (self->durable != NULL)
+		json_builder_add_int_value (builder, (gint64) tandem_durable_get_seq (self->durable));
+	else
+		json_builder_add_null_value (builder);
 	tandem_persistence_add_status (self->persistence, builder);
 	json_builder_end_object (builder);
 	return json_builder_get_root (builder);

@@ -108,6 +108,8 @@ struct _TandemPipeline {
 	guint64 discard_seq;   /* forget (never publish) what has input seq <= this */
 	guint64 published_seq; /* everything up to this is published or forgotten */
 	guint64 held_events;   /* events whose outputs wait in pending */
+	GCond published_cond;  /* published_seq moved, for published_waiters */
+	guint published_waiters;
 
 	/* HA: accepted batches go to the replicator (main thread) */
 	TandemPipelineReplicateFunc replicate;
@@ -161,6 +163,7 @@ tandem_pipeline_new (void)
 	self->stores = g_ptr_array_new_with_free_func (g_object_unref);
 	g_mutex_init (&self->lock);
 	g_cond_init (&self->cond);
+	g_cond_init (&self->published_cond);
 	return self;
 }
 
@@ -182,6 +185,7 @@ tandem_pipeline_free (TandemPipeline *self)
 	g_clear_pointer (&self->main_context, g_main_context_unref);
 	g_mutex_clear (&self->lock);
 	g_cond_clear (&self->cond);
+	g_cond_clear (&self->published_cond);
 	g_free (self);
 }
 
@@ -478,6 +482,8 @@ publish_ready (TandemPipeline *self)
 	}
 	if (g_queue_is_empty (&self->pending))
 		self->published_seq = MAX (self->published_seq, self->last_seq);
+	if (self->published_waiters > 0)
+		g_cond_broadcast (&self->published_cond);
 }
 
 static gboolean
@@ -738,6 +744,33 @@ tandem_pipeline_discard_through (TandemPipeline *self, guint64 seq)
 		self->discard_seq = seq;
 		g_cond_broadcast (&self->cond);
 	}
+	g_mutex_unlock (&self->lock);
+}
+
+/* Waits (at most until @end_time, g_get_monotonic_time()) until the
+ * engine published past @after (a spurious or early wake-up returns
+ * sooner); returns the published seq.  Any thread but the engine's. */
+guint64
+tandem_pipeline_wait_published (TandemPipeline *self, guint64 after, gint64 end_time)
+{
+	guint64 seq;
+
+	g_mutex_lock (&self->lock);
+	self->published_waiters++;
+	if (self->published_seq <= after)
+		g_cond_wait_until (&self->published_cond, &self->lock, end_time);
+	self->published_waiters--;
+	seq = self->published_seq;
+	g_mutex_unlock (&self->lock);
+	return seq;
+}
+
+/* Wakes tandem_pipeline_wait_published() early (its caller stops) */
+void
+tandem_pipeline_wake_published (TandemPipeline *self)
+{
+	g_mutex_lock (&self->lock);
+	g_cond_broadcast (&self->published_cond);
 	g_mutex_unlock (&self->lock);
 }
 

@@ -43,6 +43,8 @@ void tandem_pipeline_set_publish_until (TandemPipeline *self, gint64 until_us);
 void tandem_pipeline_set_release_seq (TandemPipeline *self, guint64 seq);
 void tandem_pipeline_discard_through (TandemPipeline *self, guint64 seq);
 guint64 tandem_pipeline_get_published_seq (TandemPipeline *self);
+guint64 tandem_pipeline_wait_published (TandemPipeline *self, guint64 after, gint64 end_time);
+void tandem_pipeline_wake_published (TandemPipeline *self);
 void tandem_pipeline_set_replicator (TandemPipeline *self, TandemPipelineReplicateFunc func, gpointer data);
 guint64 tandem_pipeline_get_next_seq (TandemPipeline *self);
 guint64 tandem_pipeline_get_reserved_seq (TandemPipeline *self);

@@ -544,6 +544,98 @@ test_stores_get_events_and_outputs (void)
 	tandem_test_rm_rf (dir);
 }
 
+typedef struct {
+	char *trace;
+	char *trace_at_answer; /* the store's trace when the answer came */
+	gboolean done;
+	gboolean ok;
+	GError *error;
+} DurableWait;
+
+static void
+on_durable (GObject *source, GAsyncResult *result, gpointer data)
+{
+	DurableWait *w = data;
+
+	w->ok = tandem_node_ingest_finish (TANDEM_NODE (source), result, NULL, NULL, &w->error);
+	g_file_get_contents (w->trace, &w->trace_at_answer, NULL, NULL);
+	w->done = TRUE;
+}
+
+/* [cluster] ack = durable: the answer comes once the stores keeping events
+ * flushed after the events were handed to them; a flush that fails is the
+ * answer's error */
+static void
+test_durable_ack_waits_for_flush (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autofree char *plan = g_build_filename (dir, "p.siddhiql", NULL);
+	g_autofree char *trace = g_build_filename (dir, "trace", NULL);
+	const char *symbols[] = { "A", "B", "C" };
+	const double prices[] = { 1.0, 2.0, 3.0 };
+	GLogLevelFlags old_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
+	g_autoptr(GError) error = NULL;
+
+	g_log_set_always_fatal (old_fatal);
+	g_file_set_contents (plan, "define stream Stocks (symbol string, price double);\n"
+				   "from Stocks select symbol insert into O;\n", -1, &error);
+	g_assert_no_error (error);
+	for (guint failing = 0; failing < 2; failing++) {
+		g_autofree char *text = g_strdup_printf (
+			"[cluster]\nack = durable\n[engine]\nplans = %s\n"
+			"[store.raw]\nplugin = fixture-store\nrole = events\ntrace_file = %s\n%s"
+			"[store.results]\nplugin = fixture-store\nrole = outputs\nflush_error = not asked\n",
+			plan, trace, failing ? "flush_error = disk on fire\n" : "");
+		g_autofree char *state = g_strdup_printf ("%s/state%u", dir, failing);
+		g_autoptr(TandemNode) node = node_from (text, state);
+		g_autoptr(GPtrArray) batch = NULL;
+		g_autoptr(JsonNode) status = NULL;
+		DurableWait w = { .trace = trace };
+		const char *flushed;
+
+		g_unlink (trace);
+		g_assert_true (tandem_node_configure (node, &error));
+		g_assert_no_error (error);
+		g_assert_true (tandem_node_open_state (node, &error));
+		g_assert_true (tandem_node_start (node, &error));
+		g_assert_no_error (error);
+		g_assert_false (tandem_node_acks_at_acceptance (node));
+		batch = stock_events (node, symbols, prices, 3);
+		g_assert_false (tandem_node_ingest (node, "Stocks", batch, NULL, NULL, NULL, NULL, &error));
+		g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED);
+		g_clear_error (&error);
+
+		/* the failure is also logged as a warning */
+		old_fatal = g_log_set_always_fatal (failing ? G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL : old_fatal);
+		tandem_node_ingest_async (node, "Stocks", batch, NULL, NULL, NULL, on_durable, &w);
+		while (!w.done)
+			g_main_context_iteration (NULL, TRUE);
+		g_log_set_always_fatal (old_fatal);
+		status = tandem_node_dup_status (node);
+		g_assert_cmpstr (json_object_get_string_member (json_node_get_object (status), "ack"), ==,
+				 "durable");
+		if (!failing) {
+			g_assert_no_error (w.error);
+			g_assert_true (w.ok);
+			/* handed to the store, then flushed, then answered */
+			flushed = strstr (w.trace_at_answer, "events raw Stocks 1-3\n");
+			g_assert_nonnull (flushed);
+			g_assert_nonnull (strstr (flushed, "flush raw\n"));
+			g_assert_cmpint (json_object_get_int_member (json_node_get_object (status), "durable_seq"), >=,
+					 3);
+		} else {
+			g_assert_false (w.ok);
+			g_assert_error (w.error, TANDEM_ERROR, TANDEM_ERROR_FAILED);
+			g_assert_nonnull (strstr (w.error->message, "may not have kept the events up to seq 3"));
+			g_assert_nonnull (strstr (w.error->message, "[store.raw]: disk on fire"));
+			g_clear_error (&w.error);
+		}
+		tandem_node_stop (node);
+		g_free (w.trace_at_answer);
+	}
+	tandem_test_rm_rf (dir);
+}
+
 static void
 test_sequence_survives_restarts (void)
 {
@@ -643,6 +735,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/node/plan-errors-located", test_plan_errors_located);
 	g_test_add_func ("/node/sequence-survives-restarts", test_sequence_survives_restarts);
 	g_test_add_func ("/node/stores-get-events-and-outputs", test_stores_get_events_and_outputs);
+	g_test_add_func ("/node/durable-ack-waits-for-flush", test_durable_ack_waits_for_flush);
 
 	rc = g_test_run ();
 	tandem_test_rm_rf (plugin_dir);

@@ -185,13 +185,15 @@ tandem_ha_config_parse (TandemHaConfig *config, TandemConfigSection *section, GS
 	if (lookup (section, g_param_spec_string ("ack", NULL, NULL, "replicated", G_PARAM_READWRITE), &ack, errors)) {
 		const char *mode = g_value_get_string (&ack);
 
-		if (g_strcmp0 (mode, "replicated") == 0 || g_strcmp0 (mode, "local") == 0) {
+		if (g_strcmp0 (mode, "replicated") == 0 || g_strcmp0 (mode, "local") == 0 ||
+		    g_strcmp0 (mode, "durable") == 0) {
 			config->ack_local = g_strcmp0 (mode, "local") == 0;
+			config->ack_durable = g_strcmp0 (mode, "durable") == 0;
 		} else {
 			g_autofree char *where = tandem_config_section_describe_key (section, "ack");
 
-			g_string_append_printf (errors, "%s: expected replicated or local, got \"%s\"\n", where,
-						mode != NULL ? mode : "");
+			g_string_append_printf (errors, "%s: expected replicated, durable or local, got \"%s\"\n",
+						where, mode != NULL ? mode : "");
 		}
 	}
 	{

@@ -27,7 +27,8 @@ typedef struct {
 	guint lease_ttl_ms;
 	guint lease_renew_ms;
 	guint fence_margin_ms;
-	gboolean ack_local; /* ack = local: acknowledge without waiting for the passive */
+	gboolean ack_local;   /* ack = local: acknowledge without waiting for the passive */
+	gboolean ack_durable; /* ack = durable: also wait for the event store's commit */
 	/* where the keys are, for messages */
 	char *key_file_origin;
 	char *arbiter_origin;

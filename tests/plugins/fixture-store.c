@@ -5,6 +5,7 @@
  * A store that stores nothing.  `trace_file` records its lifecycle, every
  * flush, and every append as `events NAME STREAM FIRST-LAST` or
  * `output NAME PLAN/QUERY SEQ.INDEX KIND VALUES` (see fixture-trace.h).
+ * With `flush_error`, every flush fails with that message.
  */
 #include <tandem.h>
 
@@ -17,6 +18,7 @@ struct _FixtureStore {
 	TandemStore parent_instance;
 
 	char *trace_file;
+	char *flush_error;
 };
 
 G_DEFINE_DYNAMIC_TYPE (FixtureStore, fixture_store, TANDEM_TYPE_STORE)
@@ -24,6 +26,7 @@ G_DEFINE_DYNAMIC_TYPE (FixtureStore, fixture_store, TANDEM_TYPE_STORE)
 enum {
 	PROP_0,
 	PROP_TRACE_FILE,
+	PROP_FLUSH_ERROR,
 	N_PROPS,
 };
 
@@ -72,6 +75,10 @@ fixture_store_flush (TandemStore *store, GCancellable *cancellable, GError **err
 
 	if (g_cancellable_set_error_if_cancelled (cancellable, error))
 		return FALSE;
+	if (self->flush_error != NULL) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_FAILED, self->flush_error);
+		return FALSE;
+	}
 
 	return fixture_trace (self->trace_file, "flush",
 			      tandem_plugin_get_name (TANDEM_PLUGIN (store)), error);
@@ -85,6 +92,9 @@ fixture_store_get_property (GObject *object, guint prop_id, GValue *value, GPara
 	switch (prop_id) {
 	case PROP_TRACE_FILE:
 		g_value_set_string (value, self->trace_file);
+		break;
+	case PROP_FLUSH_ERROR:
+		g_value_set_string (value, self->flush_error);
 		break;
 	default:
 		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -101,6 +111,10 @@ fixture_store_set_property (GObject *object, guint prop_id, const GValue *value,
 		g_free (self->trace_file);
 		self->trace_file = g_value_dup_string (value);
 		break;
+	case PROP_FLUSH_ERROR:
+		g_free (self->flush_error);
+		self->flush_error = g_value_dup_string (value);
+		break;
 	default:
 		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 	}
@@ -112,6 +126,7 @@ fixture_store_finalize (GObject *object)
 	FixtureStore *self = FIXTURE_STORE (object);
 
 	g_free (self->trace_file);
+	g_free (self->flush_error);
 
 	G_OBJECT_CLASS (fixture_store_parent_class)->finalize (object);
 }
@@ -176,6 +191,9 @@ fixture_store_class_init (FixtureStoreClass *klass)
 				     "File to which each lifecycle step appends one line", NULL,
 				     TANDEM_PARAM_CONFIG | G_PARAM_READWRITE |
 					     G_PARAM_STATIC_STRINGS);
+	props[PROP_FLUSH_ERROR] =
+		g_param_spec_string ("flush-error", NULL, "When set, every flush fails with this message", NULL,
+				     TANDEM_PARAM_CONFIG | G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
 	g_object_class_install_properties (object_class, N_PROPS, props);
 }
