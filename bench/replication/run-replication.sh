@@ -23,6 +23,9 @@
 #       behind the acknowledgement, with back-pressure when its queue fills)
 #   (f) as (c), but the load goes to the PASSIVE's tcp receiver: it forwards
 #       every batch to the active and acknowledges when the active answers
+#   (g) as (e) with ack = durable: an acknowledgement also waits until
+#       SQLite committed the batch's events (one commit serves every batch
+#       waiting for it), so that it survives the loss of both nodes
 #
 # build/bench/tcp-load drives the tcp receiver of the single node in (a), of
 # the ACTIVE node in (b)-(e), of the passive in (f): frames of BATCH (100)
@@ -70,7 +73,7 @@
 #   BATCH=100 CONNS=4 WINDOW=32   tcp-load: events per frame, connections,
 #                        frames in flight per connection (the receiver reads
 #                        at most 64 unacknowledged frames per connection)
-#   CASES="a b c d e f"  the cases to run (acked_eps is NA without c)
+#   CASES="a b c d e f g"  the cases to run (acked_eps is NA without c)
 #   REDIS=1              0: do not run the Redis anchor
 #   REDIS_SCRIPT         the anchor (default ../shared/anchors/redis_ingest.sh)
 #   PERF=1               record the active and the passive tandemd of case (c)
@@ -90,7 +93,7 @@
 # ratio: acked_eps / redis_wait_p16_wps (the goal of issue 7 is >= 1); NA
 # where something could not be measured.  The line before it,
 #   # figures: single_eps=N local_eps=N replicated_eps=N store_arbiter_eps=N
-#     store_rows_eps=N forwarded_eps=N
+#     store_rows_eps=N forwarded_eps=N durable_eps=N
 # gives the other cases.
 #
 # Everything listens on 127.0.0.1; every process started is stopped by its PID.
@@ -108,7 +111,7 @@ WARMUP_EVENTS=${WARMUP_EVENTS:-500000}
 BATCH=${BATCH:-100}
 CONNS=${CONNS:-4}
 WINDOW=${WINDOW:-32}
-CASES=${CASES:-a b c d e f}
+CASES=${CASES:-a b c d e f g}
 REDIS=${REDIS:-1}
 REDIS_SCRIPT=${REDIS_SCRIPT:-$TANDEM_ROOT/../shared/anchors/redis_ingest.sh}
 PERF=${PERF:-0}
@@ -168,7 +171,7 @@ bench_setup replication receivers/tcp bench/tcp-load "${need[@]}"
 write_plan "$WORK/plan.siddhiql" Replication int
 
 # write_conf DIR NAME ACK ARBITER MA MB: the config of node NAME of a cluster
-# (ACK local or replicated; ARBITER none, store (a store for the lease only)
+# (ACK local, replicated or durable; ARBITER none, store (a store for the lease only)
 # or store-rows (the store also keeps events and outputs); MA MB the
 # membership ports), or of a single node without HA when ACK is "-"
 write_conf() {
@@ -305,7 +308,8 @@ row() {
 
 # run_case CASE LABEL MODE [ARBITER] [DRIVE]: starts the nodes of a case,
 # measures it, prints its row, stops them; sets the figure CASE_EPS.
-# MODE: "single" (one node without HA), "local" or "replicated" (a cluster);
+# MODE: "single" (one node without HA), "local", "replicated" or "durable"
+# (a cluster's ack);
 # DRIVE: "active" (default) or "passive": whose tcp receiver gets the load.
 run_case() {
 	local case=$1 label=$2 mode=$3 arbiter=${4:-none} drive=${5:-active} d="$WORK/$1"
@@ -388,7 +392,7 @@ wanted() {
 	[[ " $CASES " == *" $1 "* ]]
 }
 
-SINGLE_EPS=NA LOCAL_EPS=NA REPL_EPS=NA STORE_EPS=NA ROWS_EPS=NA FWD_EPS=NA REPL_EVENTS=0
+SINGLE_EPS=NA LOCAL_EPS=NA REPL_EPS=NA STORE_EPS=NA ROWS_EPS=NA FWD_EPS=NA DURABLE_EPS=NA REPL_EVENTS=0
 if wanted a; then
 	run_case a "(a) one node, no HA" single
 	SINGLE_EPS=$CASE_EPS
@@ -414,6 +418,10 @@ if wanted f; then
 	run_case f "(f) as (c), load on the passive (forwarded)" replicated none passive
 	FWD_EPS=$CASE_EPS
 fi
+if wanted g; then
+	run_case g "(g) as (e), ack = durable (SQLite committed)" durable store-rows
+	DURABLE_EPS=$CASE_EPS
+fi
 
 echo
 echo "# act%: the node driven (the active; in (a) the single node; in (f) the passive), pas%: the other"
@@ -432,6 +440,7 @@ printf '%-58s %s\n' "(c)/(b) replicated vs ack = local" "$(ratio "$REPL_EPS" "$L
 wanted d && printf '%-58s %s\n' "(d)/(c) arbiter store vs none" "$(ratio "$STORE_EPS" "$REPL_EPS")"
 wanted e && printf '%-58s %s\n' "(e)/(c) events and outputs in SQLite vs no store" "$(ratio "$ROWS_EPS" "$REPL_EPS")"
 wanted f && printf '%-58s %s\n' "(f)/(c) forwarded by the passive vs sent to the active" "$(ratio "$FWD_EPS" "$REPL_EPS")"
+wanted g && printf '%-58s %s\n' "(g)/(e) ack = durable vs replicated, same store" "$(ratio "$DURABLE_EPS" "$ROWS_EPS")"
 
 if [ "$PERF" = 1 ]; then
 	perf_print driven "the active tandemd (node-a) during the measured runs of (c), $REPL_EVENTS events each"
@@ -458,6 +467,6 @@ printf '%-58s %s   goal >= 1: %s\n' "ratio tandem / Redis" "$RATIO" \
 	"$(awk -v r="$RATIO" 'BEGIN { if (r == "NA") print "not measured"; else if (r + 0 >= 1) print "reached"; else print "not reached" }')"
 wanted c || status=1
 echo "# figures: single_eps=$SINGLE_EPS local_eps=$LOCAL_EPS replicated_eps=$REPL_EPS" \
-	"store_arbiter_eps=$STORE_EPS store_rows_eps=$ROWS_EPS forwarded_eps=$FWD_EPS"
+	"store_arbiter_eps=$STORE_EPS store_rows_eps=$ROWS_EPS forwarded_eps=$FWD_EPS durable_eps=$DURABLE_EPS"
 echo "RESULT name=replication acked_eps=$REPL_EPS redis_wait_p16_wps=$REDIS_WPS ratio=$RATIO"
 exit "$status"
