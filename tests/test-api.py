@@ -453,6 +453,7 @@ def tandemctl_status_summary_and_json():
         assert re.search(r"^State\s+standalone \(role active\)$", out, re.M), out
         assert re.search(r"^Accepting\s+yes$", out, re.M), out
         assert re.search(r"^Last seq\s+0$", out, re.M), out
+        assert re.search(r"^Ack\s+local$", out, re.M), out
         rc, out, err = tandemctl("status", "--url", url, "--json")
         assert rc == 0, (rc, out, err)
         obj = json.loads(out)

@@ -539,6 +539,9 @@ def durable_ack_survives_kill_mid_load():
         after = load.finish()
         s = node.status()
         assert s["durable_seq"] >= s["last_seq"] - 2 and s["durable_seq"] > stored[-1][0], s
+        p = subprocess.run([TANDEMCTL, "status", "--url", "http://127.0.0.1:%d" % node.api_port],
+                           capture_output=True, text=True, timeout=DEADLINE, env=node.env)
+        assert p.returncode == 0 and "\nAck          durable (stored up to seq " in p.stdout, p
         with node.db() as db:
             n_after = db.execute("SELECT COUNT(*) FROM evt_s_1_0_0 WHERE n >= ?", (min(after),)).fetchone()[0]
         assert n_after == len(after), (n_after, len(after))

@@ -493,6 +493,15 @@ print_summary (JsonObject *status)
 	print_field (_ ("Accepting"), member_text (status, "accepting"));
 	print_field (_ ("Last seq"), member_text (status, "last_seq"));
 	print_field (_ ("Processed"), member_text (status, "events_processed"));
+	{
+		g_autofree char *ack = member_text (status, "ack");
+		g_autofree char *durable = member_text (status, "durable_seq");
+
+		if (ack != NULL && durable != NULL)
+			print_field (_ ("Ack"), g_strdup_printf (_ ("%s (stored up to seq %s)"), ack, durable));
+		else
+			print_field (_ ("Ack"), g_steal_pointer (&ack));
+	}
 	if (json_object_has_member (status, "persistence") &&
 	    JSON_NODE_HOLDS_OBJECT (json_object_get_member (status, "persistence")))
 		print_persistence (json_object_get_object_member (status, "persistence"));
