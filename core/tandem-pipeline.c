@@ -951,6 +951,42 @@ remember (TandemPipeline *self, const char *key, guint64 first_seq, guint n)
 }
 
 /*
+ * HA state sync: the request keys and event ids remembered now, oldest
+ * first, each with the seq it was given, its count of events and how long
+ * it is remembered still.  Main thread.
+ */
+void
+tandem_pipeline_foreach_remembered (TandemPipeline *self, TandemPipelineRememberedFunc func, gpointer user_data)
+{
+	gint64 now = g_get_monotonic_time ();
+
+	forget_expired (self);
+	for (GList *l = self->remembered_order.head; l != NULL; l = l->next) {
+		Remembered *r = l->data;
+
+		func (r->key, r->first_seq, r->n, MAX (r->expires - now, 0), user_data);
+	}
+}
+
+/* HA state sync: remembers what the active remembered (see
+ * tandem_pipeline_foreach_remembered()); a key known already is kept as it
+ * is.  Main thread. */
+void
+tandem_pipeline_remember (TandemPipeline *self, const char *key, guint64 first_seq, guint n, gint64 remaining_us)
+{
+	Remembered *r;
+
+	if (self->idempotency_window_s == 0 || self->idempotency_max_keys == 0 || remaining_us <= 0 ||
+	    g_hash_table_contains (self->remembered, key))
+		return;
+	remember (self, key, first_seq, n);
+	r = g_hash_table_lookup (self->remembered, key);
+	if (r != NULL)
+		r->expires = g_get_monotonic_time () +
+			     MIN (remaining_us, (gint64) self->idempotency_window_s * G_USEC_PER_SEC);
+}
+
+/*
  * Accepts @events into the sequenced ingest, all or nothing, and returns the
  * sequence of the first one.  A repeated @idempotency_key (a whole request)
  * or event id (one event) within the idempotency window is acknowledged

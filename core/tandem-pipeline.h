@@ -57,6 +57,13 @@ gboolean tandem_pipeline_apply (TandemPipeline *self,
 				const char *idempotency_key,
 				GError **error);
 void tandem_pipeline_get_backlog (TandemPipeline *self, guint *queued, guint64 *held);
+typedef void (*TandemPipelineRememberedFunc) (const char *key,
+					      guint64 first_seq,
+					      guint n,
+					      gint64 remaining_us,
+					      gpointer user_data);
+void tandem_pipeline_foreach_remembered (TandemPipeline *self, TandemPipelineRememberedFunc func, gpointer user_data);
+void tandem_pipeline_remember (TandemPipeline *self, const char *key, guint64 first_seq, guint n, gint64 remaining_us);
 guint32 tandem_pipeline_get_incarnation (TandemPipeline *self);
 gboolean tandem_pipeline_ingest (TandemPipeline *self,
 				 const char *stream,

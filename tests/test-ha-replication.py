@@ -543,8 +543,71 @@ def test_duplicated_in_cluster():
         sys.stdout.write("# duplicated_in_cluster: %d events, each sent to both nodes\n" % len(client.acked))
 
 
+def post_json(node, body, headers=None):
+    conn = http.client.HTTPConnection("127.0.0.1", node.http_port, timeout=10)
+    try:
+        conn.request("POST", "/endpoints/s", json.dumps(body), dict({"Content-Type": "application/json"},
+                                                                      **(headers or {})))
+        r = conn.getresponse()
+        return r.status, json.loads(r.read() or b"{}")
+    finally:
+        conn.close()
+
+
+def test_ids_survive_state_sync():
+    """Events acknowledged before the passive joined reach it in the state
+    sync, not in the log; their event ids and request keys come with the
+    state, so that a client repeating one to the new active after a
+    takeover is acknowledged with the first seq and not ingested twice."""
+    with ha.Cluster(lease_ttl_ms=3000) as c:
+        write_plan(c)
+        a, b = c.add("node-a"), c.add("node-b")
+        c.configure()
+        a.start()
+        ha.wait_for("a active", lambda: a.state() == "active")
+        b.start()
+        ha.wait_for("b in sync", lambda: a.status()["replication"]["in_sync"], timeout=30)
+        first = {}
+        for i in range(1, 21):
+            code, body = post_json(a, {"symbol": "IBM", "v": i, "id": "s-%d" % i})
+            assert code == 202 and body["new"] == 1, (code, body)
+            first["s-%d" % i] = body["first_seq"]
+        code, body = post_json(a, [{"symbol": "IBM", "v": 100}, {"symbol": "IBM", "v": 101}],
+                               {"Idempotency-Key": "req-1"})
+        assert code == 202 and body["new"] == 2, (code, body)
+        req_seq = body["first_seq"]
+        # b held them (a's log is trimmed); b restarts with nothing (no
+        # persister): only a state sync brings it up to date
+        settle(a, b)
+        b.kill(signal.SIGKILL)
+        b.start()
+        ha.wait_for("b passive", lambda: b.state() == "passive", timeout=30)
+        ha.wait_for("b in sync", lambda: a.status()["replication"]["in_sync"], timeout=30)
+        assert "Replication: state of 1 plan(s) at seq %d restored from node-a, with 21 idempotency key(s)" \
+            % (req_seq + 1) in b.log(), b.log()[-3000:]
+        a.kill(signal.SIGKILL)
+        ha.wait_for("takeover", lambda: b.state() == "active", timeout=30)
+        for eid in ("s-1", "s-7", "s-20"):
+            code, body = post_json(b, {"symbol": "IBM", "v": int(eid[2:]), "id": eid})
+            assert code == 202 and body == {"accepted": 1, "first_seq": first[eid], "new": 0}, (eid, code, body)
+        code, body = post_json(b, [{"symbol": "IBM", "v": 100}, {"symbol": "IBM", "v": 101}],
+                               {"Idempotency-Key": "req-1"})
+        assert code == 202 and body == {"accepted": 2, "first_seq": req_seq, "new": 0}, (code, body)
+        # a new one is new
+        code, body = post_json(b, {"symbol": "IBM", "v": 21, "id": "s-21"})
+        assert code == 202 and body["new"] == 1 and body["first_seq"] > req_seq + 1, (code, body)
+        db = c.shared_db
+        evt = table(db, "evt_s_")
+        ha.wait_for("the event store", lambda: rows(db, "SELECT COUNT(*) FROM %s" % evt)[0][0] >= 23, timeout=30)
+        time.sleep(0.3)
+        vs = sorted(v for (v,) in rows(db, "SELECT v FROM %s" % evt))
+        assert vs == list(range(1, 22)) + [100, 101], vs
+
+
 def main():
-    tests = [test_kill_loop, test_duplicated_in_cluster]
+    tests = [test_kill_loop, test_duplicated_in_cluster, test_ids_survive_state_sync]
+    if len(sys.argv) > 1:
+        tests = [fn for fn in tests if fn.__name__ in sys.argv[1:]]
     print("1..%d" % len(tests))
     failed = 0
     for i, fn in enumerate(tests, 1):

@@ -46,7 +46,11 @@ static void send_hello (TandemReplication *self);
  *   'X' active -> passive   string reason: it cannot resume from there
  *   'S' active -> passive   u64 seq S, u64 total bytes, u32 chunks: the
  *                           state of every plan at S follows (a joining
- *                           node, or one too far behind, syncs)
+ *                           node, or one too far behind, syncs): u32 n,
+ *                           n times string plan, u64 seq, blob state;
+ *                           then u32 k, k times string key, u64 first
+ *                           seq, u32 events, u64 ms it is remembered
+ *                           still (the idempotency keys and event ids)
  *   'C' active -> passive   u32 index, blob: a chunk of the state
  *   'Z' active -> passive   32 bytes: SHA-256 of the whole state; events
  *                           from S + 1 follow
@@ -430,6 +434,23 @@ sync_pump (gpointer data)
 	return G_SOURCE_CONTINUE;
 }
 
+typedef struct {
+	GByteArray *b;
+	guint32 n;
+} RememberedOut;
+
+static void
+put_remembered (const char *key, guint64 first_seq, guint n, gint64 remaining_us, gpointer data)
+{
+	RememberedOut *out = data;
+
+	tandem_wire_put_string (out->b, key);
+	tandem_wire_put_u64 (out->b, first_seq);
+	tandem_wire_put_u32 (out->b, n);
+	tandem_wire_put_u64 (out->b, (guint64) remaining_us / 1000);
+	out->n++;
+}
+
 static void
 sync_snapshot_done (GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -462,6 +483,18 @@ sync_snapshot_done (GObject *source, GAsyncResult *result, gpointer data)
 		tandem_wire_put_string (state, st->plan);
 		tandem_wire_put_u64 (state, st->seq);
 		tandem_wire_put_blob (state, data_, len);
+	}
+	/* then the request keys and event ids this node remembers, so that a
+	 * client repeating an event acknowledged before the sync is
+	 * acknowledged again by the passive once it takes over, and not
+	 * ingested twice */
+	{
+		RememberedOut out = { g_byte_array_new (), 0 };
+
+		tandem_pipeline_foreach_remembered (self->pipeline, put_remembered, &out);
+		tandem_wire_put_u32 (state, out.n);
+		g_byte_array_append (state, out.b->data, out.b->len);
+		g_byte_array_unref (out.b);
 	}
 	self->sync_seq = seq;
 	self->sync_offset = 0;
@@ -863,11 +896,38 @@ handle_sync_chunk (TandemReplication *self, const char *node_id, TandemWireReade
 	self->sync_in_next++;
 }
 
+typedef struct {
+	char *key;
+	guint64 first_seq;
+	guint32 n;
+	guint64 remaining_ms;
+} RememberedIn;
+
+static RememberedIn *
+remembered_new (const char *key, guint64 first_seq, guint32 n, guint64 remaining_ms)
+{
+	RememberedIn *k = g_new0 (RememberedIn, 1);
+
+	k->key = g_strdup (key);
+	k->first_seq = first_seq;
+	k->n = n;
+	k->remaining_ms = remaining_ms;
+	return k;
+}
+
+static void
+remembered_in_free (RememberedIn *k)
+{
+	g_free (k->key);
+	g_free (k);
+}
+
 static void
 handle_sync_end (TandemReplication *self, const char *node_id, TandemWireReader *r)
 {
 	g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
 	g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func ((GDestroyNotify) tandem_pipeline_state_free);
+	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func ((GDestroyNotify) remembered_in_free);
 	g_autoptr(GByteArray) in = NULL;
 	g_autoptr(GError) error = NULL;
 	guint8 digest[32];
@@ -900,6 +960,19 @@ handle_sync_end (TandemReplication *self, const char *node_id, TandemWireReader 
 			g_ptr_array_add (states, tandem_pipeline_state_new (plan, seq, bytes));
 		}
 	}
+	if (sr.ok && sr.p < sr.end) {
+		guint32 n_keys = tandem_wire_get_u32 (&sr);
+
+		for (guint32 i = 0; sr.ok && i < n_keys; i++) {
+			g_autofree char *key = tandem_wire_get_string (&sr);
+			guint64 first_seq = tandem_wire_get_u64 (&sr);
+			guint32 count = tandem_wire_get_u32 (&sr);
+			guint64 remaining_ms = tandem_wire_get_u64 (&sr);
+
+			if (sr.ok && key != NULL)
+				g_ptr_array_add (keys, remembered_new (key, first_seq, count, remaining_ms));
+		}
+	}
 	if (!sr.ok) {
 		g_warning ("Replication: the state from %s does not parse; asking again", node_id);
 		send_hello (self);
@@ -913,8 +986,15 @@ handle_sync_end (TandemReplication *self, const char *node_id, TandemWireReader 
 		g_warning ("Replication: cannot take the state of %s: %s", node_id, error->message);
 		return;
 	}
-	g_message ("Replication: state of %u plan(s) at seq %" G_GUINT64_FORMAT " restored from %s", states->len,
-		   self->sync_in_seq, node_id);
+	for (guint i = 0; i < keys->len; i++) {
+		RememberedIn *k = g_ptr_array_index (keys, i);
+
+		tandem_pipeline_remember (self->pipeline, k->key, k->first_seq, k->n,
+					  (gint64) MIN (k->remaining_ms, G_MAXINT64 / 1000) * 1000);
+	}
+	g_message ("Replication: state of %u plan(s) at seq %" G_GUINT64_FORMAT " restored from %s, with %u "
+		   "idempotency key(s)",
+		   states->len, self->sync_in_seq, node_id, keys->len);
 	b = g_byte_array_new ();
 	tandem_wire_put_u8 (b, 'A');
 	tandem_wire_put_u64 (b, self->sync_in_seq);
