@@ -85,6 +85,17 @@ has_substring (GPtrArray *array, const char *needle)
 	return FALSE;
 }
 
+static guint
+count_substring (GPtrArray *array, const char *needle)
+{
+	guint n = 0;
+
+	for (guint i = 0; i < array->len; i++)
+		if (strstr (g_ptr_array_index (array, i), needle) != NULL)
+			n++;
+	return n;
+}
+
 static char *
 object_to_string (JsonObject *object)
 {
@@ -748,6 +759,11 @@ test_wrong_key_or_cluster (void)
 	g_assert_true (g_str_has_prefix (g_ptr_array_index (a->refused, 0), "127.0.0.1:"));
 	g_assert_true (g_str_has_suffix (g_ptr_array_index (a->refused, 0), "|bad cluster key"));
 	g_assert_true (has_substring (ha_warnings, "bad cluster key"));
+	/* B dials again and again: every refusal is signalled, the log says
+	 * it once (then once a minute) */
+	WAIT_UNTIL (a->refused->len >= 3, 5000);
+	g_assert_cmpuint (a->refused->len, >=, 3);
+	g_assert_cmpuint (count_substring (ha_warnings, "Refused member connection 127.0.0.1:"), ==, 1);
 	tandem_ha_channel_remove_peer (b->channel, a->address);
 
 	/* C is in another cluster */

@@ -144,8 +144,18 @@ struct _TandemHaChannel {
 	GPtrArray *sessions;        /* of Session (owned), not yet closed */
 	GHashTable *peers;          /* node id -> Peer */
 	char *status_payload;       /* serialized status object */
+	GHashTable *refusals;       /* "host reason" -> Refusal: what the log said */
 	gboolean closed;
 };
+
+/* A refusal logged: the same one again is logged at most once a minute */
+typedef struct {
+	gint64 logged_at;
+	guint suppressed;
+} Refusal;
+
+#define REFUSAL_LOG_INTERVAL_US (60 * G_USEC_PER_SEC)
+#define REFUSALS_MAX 256
 
 G_DEFINE_TYPE (TandemHaChannel, tandem_ha_channel, G_TYPE_OBJECT)
 
@@ -660,10 +670,40 @@ session_shutdown_socket (Session *s)
 	s->queued_bytes = 0;
 }
 
+/* A misconfigured member (a wrong key, another cluster) dials again every
+ * second or so: the first refusal of a host for a reason is logged, then at
+ * most one a minute, with the count of those not logged in between.  The
+ * signal is emitted for every one. */
 static void
 channel_emit_refused (TandemHaChannel *self, const char *address, const char *reason)
 {
-	g_warning ("Refused member connection %s: %s", address, reason);
+	g_autofree char *host = g_strdup (address);
+	g_autofree char *key = NULL;
+	gint64 now = g_get_monotonic_time ();
+	Refusal *r;
+	char *colon = strrchr (host, ':');
+
+	/* the port of an incoming connection changes every time */
+	if (colon != NULL)
+		*colon = '\0';
+	key = g_strdup_printf ("%s %s", host, reason);
+	r = g_hash_table_lookup (self->refusals, key);
+	if (r == NULL) {
+		if (g_hash_table_size (self->refusals) >= REFUSALS_MAX)
+			g_hash_table_remove_all (self->refusals);
+		r = g_new0 (Refusal, 1);
+		r->logged_at = now;
+		g_hash_table_insert (self->refusals, g_steal_pointer (&key), r);
+		g_warning ("Refused member connection %s: %s", address, reason);
+	} else if (now - r->logged_at >= REFUSAL_LOG_INTERVAL_US) {
+		g_warning ("Refused member connection %s: %s (and %u more time(s) from %s in the last %" G_GINT64_FORMAT
+			   " s)",
+			   address, reason, r->suppressed, host, (now - r->logged_at) / G_USEC_PER_SEC);
+		r->logged_at = now;
+		r->suppressed = 0;
+	} else {
+		r->suppressed++;
+	}
 	g_signal_emit (self, signals[SIGNAL_REFUSED], 0, address, reason);
 }
 
@@ -1556,6 +1596,7 @@ tandem_ha_channel_finalize (GObject *object)
 	g_hash_table_unref (self->dials);
 	g_hash_table_unref (self->self_addresses);
 	g_hash_table_unref (self->peers);
+	g_hash_table_unref (self->refusals);
 	g_clear_object (&self->client);
 	g_main_context_unref (self->context);
 	g_free (self->cluster);
@@ -1607,6 +1648,7 @@ tandem_ha_channel_init (TandemHaChannel *self)
 		g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) dial_unref);
 	self->self_addresses = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 	self->sessions = g_ptr_array_new_with_free_func ((GDestroyNotify) session_unref);
+	self->refusals = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 	self->peers =
 		g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) peer_free);
 	self->status_payload = g_strdup ("{}");
