@@ -13,6 +13,9 @@
 # A switchover is refused with 409 on the passive (naming the active) and
 # when the passive is down; one whose passive stops answering is aborted
 # (503) and the node stays active.  It also works through a witness arbiter.
+# With ack = durable, a request still waiting for the event store when the
+# role is handed over gets 503, and its repeat to the new active is
+# acknowledged with its first seq.
 #
 # meson sets TANDEM_TEST_TANDEMD, TANDEM_TEST_TANDEMCTL and
 # TANDEM_TEST_PLUGIN_DIRS.  Prints TAP.
@@ -313,9 +316,70 @@ def test_switchover_witness():
         assert "granted to node-b#" in w.log() and "handed the lease over (switchover)" in b.log()
 
 
+def test_switchover_durable_waiting():
+    """ack = durable, the event store (a SQLite file of its own) locked by
+    the test: a request waits for the store's commit; a switchover hands
+    the active role over meanwhile, and the request gets 503 (its outcome
+    is for the new active to say).  Repeated to the new active with its
+    id, it is acknowledged with its first seq, and stored once."""
+    import sqlite3
+    with ha.Cluster(cluster_extra="ack = durable") as c:
+        rep.write_plan(c)
+        events_db = os.path.join(c.path, "events.db")
+        a, b = c.add("node-a"), c.add("node-b")
+        # the shared store keeps the lease and the outputs, another file
+        # the events
+        store = ("plugin = gda\nprovider = sqlite\ndatabase = %s\nrole = outputs\n\n"
+                 "[store.events]\nplugin = gda\nprovider = sqlite\ndatabase = %s\nrole = events"
+                 % (c.shared_db, events_db))
+        for n in (a, b):
+            n.write_config(store=store)
+        a.start()
+        ha.wait_for("a active", lambda: a.state() == "active")
+        b.start()
+        ha.wait_for("b passive and in sync", lambda: ready(a, b) is a, timeout=30)
+        code, first, _ = a.post("IBM", 1)
+        assert code == 202 and a.status()["durable_seq"] >= first["first_seq"], (code, first, a.status())
+
+        lock = sqlite3.connect(events_db, timeout=10, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")
+        answer = {}
+
+        def post_waiting():
+            answer["r"] = rep.post_json(a, {"symbol": "IBM", "v": 2, "id": "w-1"})
+        t = threading.Thread(target=post_waiting)
+        try:
+            t.start()
+            # accepted, replicated, published, and waiting for the store
+            ha.wait_for("a request waiting for the store",
+                        lambda: (lambda s: s["last_seq"] > s["durable_seq"] and
+                                 s["replication"]["acked_seq"] == s["last_seq"])(a.status()))
+            assert t.is_alive()
+            code, body, _ = api(a, "POST", "/api/v1/switchover")
+            assert code == 200 and body["active"] == b.name, (code, body)
+            t.join(30)
+            assert not t.is_alive()
+            code, body = answer["r"]
+            assert code == 503 and "stopped being the active before the event store confirmed" in body["detail"], \
+                (code, body)
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+            t.join(30)
+        seq = a.status()["last_seq"]
+        ha.wait_for("b active", lambda: ready(a, b) is b, timeout=30)
+        code, body = rep.post_json(b, {"symbol": "IBM", "v": 2, "id": "w-1"})
+        assert code == 202 and body == {"accepted": 1, "first_seq": seq, "new": 0}, (code, body, seq)
+        assert b.status()["durable_seq"] >= seq
+        vs = sorted(v for (v,) in rep.rows(events_db, "SELECT v FROM %s" % rep.table(events_db, "evt_s_")))
+        assert vs == [1, 2], vs
+
+
 def main():
     tests = [test_switchover_under_load, test_switchover_refused, test_switchover_aborted,
-             test_switchover_witness]
+             test_switchover_witness, test_switchover_durable_waiting]
+    if len(sys.argv) > 1:
+        tests = [fn for fn in tests if fn.__name__ in sys.argv[1:]]
     print("1..%d" % len(tests))
     failed = 0
     for i, fn in enumerate(tests, 1):
