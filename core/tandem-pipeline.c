@@ -9,6 +9,15 @@
  * receivers answer 503 or stop reading) and the node pauses its receivers
  * until the engine has drained half of it.
  *
+ * Waking the engine costs a futex call on the main thread and a context
+ * switch (on a small machine, often taking the main thread's core), so it
+ * is done only when the engine sleeps, and, for batches accepted while the
+ * main loop dispatches, once per main loop iteration: the wake source's
+ * prepare(), which runs before the loop polls again, wakes it for all the
+ * small batches queued meanwhile (a call that waits for the engine, or
+ * reads its progress, wakes it first).  The engine signals the threads
+ * waiting for it only when there are some.
+ *
  * SPDX-License-Identifier: LGPL-2.1-or-later
  */
 #define G_LOG_DOMAIN "Tandem-Engine"
@@ -39,6 +48,11 @@ typedef struct {
 	GPtrArray *events;
 	EngineTask *task; /* persistence, state sync: work to run between batches */
 } Batch;
+
+typedef struct {
+	GSource source;
+	TandemPipeline *pipeline;
+} WakeSource;
 
 typedef struct {
 	char *key;
@@ -89,6 +103,10 @@ struct _TandemPipeline {
 	gboolean stopping;
 	GThread *thread;
 	GSource *relieve_source;
+	GSource *wake_source;    /* main context: wakes the engine between iterations */
+	gboolean engine_waiting; /* the engine sleeps in g_cond_wait () */
+	gint wake_pending;       /* atomic, set under lock: batches queued, engine not woken yet */
+	guint watchers;          /* other threads waiting on cond for the engine's progress */
 	guint64 processed;
 	guint64 last_seq;
 
@@ -121,6 +139,11 @@ static gboolean reserve_sequence (TandemPipeline *self, guint64 up_to, GError **
 
 /* sequence numbers reserved on disk at a time */
 #define SEQUENCE_BLOCK TANDEM_SEQUENCE_BLOCK
+
+/* a batch queued while the main loop dispatches wakes the sleeping engine
+ * at once when this many events wait (large batches: let the engine work
+ * beside the main thread), else at the end of the loop iteration */
+#define WAKE_AT_ONCE_EVENTS 128
 
 static void
 stream_entry_free (StreamEntry *e)
@@ -456,6 +479,86 @@ publish (TandemPipeline *self, Pending *p)
 	}
 }
 
+/* The engine thread, with the lock held: tell the threads waiting for the
+ * engine's progress (wait_idle, run_on_engine) that it made some.  Nobody
+ * else waits on cond but the engine itself. */
+static void
+notify_watchers (TandemPipeline *self)
+{
+	if (self->watchers > 0)
+		g_cond_broadcast (&self->cond);
+}
+
+/* With the lock held: wake the engine if batches queued for it wait for
+ * its wake-up (a cheap no-op otherwise).  Any thread. */
+static void
+wake_engine_locked (TandemPipeline *self)
+{
+	if (!g_atomic_int_get (&self->wake_pending))
+		return;
+	g_atomic_int_set (&self->wake_pending, FALSE);
+	if (!self->engine_waiting)
+		return;
+	/* told: it looks at the queue before it sleeps again */
+	self->engine_waiting = FALSE;
+	/* a signal could wake a watcher instead of the engine */
+	if (self->watchers > 0)
+		g_cond_broadcast (&self->cond);
+	else
+		g_cond_signal (&self->cond);
+}
+
+/* The main thread, with the lock held, after queueing a batch: wake the
+ * engine if it sleeps; when the main loop is dispatching, at the end of
+ * this loop iteration (the wake source), so that the batches of every
+ * request it serves in the iteration take one wake-up. */
+static void
+queued_batch_locked (TandemPipeline *self)
+{
+	GSource *current;
+
+	if (!self->engine_waiting)
+		return; /* it takes the batch before it sleeps again */
+	g_atomic_int_set (&self->wake_pending, TRUE);
+	current = g_main_current_source ();
+	if (self->wake_source != NULL && self->queued_events < WAKE_AT_ONCE_EVENTS &&
+	    current != NULL && g_source_get_context (current) == self->main_context)
+		return;
+	wake_engine_locked (self);
+}
+
+static gboolean
+wake_source_prepare (GSource *source, gint *timeout)
+{
+	TandemPipeline *self = ((WakeSource *) source)->pipeline;
+
+	*timeout = -1;
+	if (g_atomic_int_get (&self->wake_pending)) {
+		g_mutex_lock (&self->lock);
+		wake_engine_locked (self);
+		g_mutex_unlock (&self->lock);
+	}
+	return FALSE;
+}
+
+static gboolean
+wake_source_check (GSource *source)
+{
+	return FALSE;
+}
+
+static gboolean
+wake_source_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+	return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs wake_source_funcs = {
+	.prepare = wake_source_prepare,
+	.check = wake_source_check,
+	.dispatch = wake_source_dispatch,
+};
+
 /* Publishes what may go out and forgets what was discarded, oldest first;
  * called on the engine thread with the lock held (it drops it while it
  * writes). */
@@ -478,7 +581,7 @@ publish_ready (TandemPipeline *self)
 		self->held_events -= MIN (self->held_events, p->events != NULL ? p->events->len : 0);
 		self->published_seq = MAX (self->published_seq, p->last_seq);
 		pending_free (p);
-		g_cond_broadcast (&self->cond);
+		notify_watchers (self);
 	}
 	if (g_queue_is_empty (&self->pending))
 		self->published_seq = MAX (self->published_seq, self->last_seq);
@@ -519,8 +622,12 @@ engine_thread (gpointer data)
 				break;
 			/* a lease deadline passing needs no wake-up: nothing
 			 * becomes publishable by it */
-			if (!can_publish_head (self))
+			if (!can_publish_head (self)) {
+				self->engine_waiting = TRUE;
 				g_cond_wait (&self->cond, &self->lock);
+				self->engine_waiting = FALSE;
+				g_atomic_int_set (&self->wake_pending, FALSE);
+			}
 		}
 		batch = g_queue_pop_head (&self->batches);
 		if (batch == NULL) {
@@ -588,7 +695,7 @@ engine_thread (gpointer data)
 			g_source_set_callback (self->relieve_source, relieve_pressure, self, NULL);
 			g_source_attach (self->relieve_source, self->main_context);
 		}
-		g_cond_broadcast (&self->cond);
+		notify_watchers (self);
 		g_mutex_unlock (&self->lock);
 		batch_free (batch);
 	}
@@ -634,6 +741,12 @@ tandem_pipeline_start (TandemPipeline *self,
 	self->pressure_data = user_data;
 	self->main_context = g_main_context_ref_thread_default ();
 	self->stopping = FALSE;
+	/* first in the context: its prepare() runs on every iteration */
+	self->wake_source = g_source_new (&wake_source_funcs, sizeof (WakeSource));
+	((WakeSource *) self->wake_source)->pipeline = self;
+	g_source_set_priority (self->wake_source, G_MININT);
+	g_source_set_name (self->wake_source, "tandem engine wake-up");
+	g_source_attach (self->wake_source, self->main_context);
 	self->thread = g_thread_new ("tandem-engine", engine_thread, self);
 	return TRUE;
 }
@@ -650,7 +763,12 @@ tandem_pipeline_stop (TandemPipeline *self)
 	g_mutex_unlock (&self->lock);
 	g_thread_join (self->thread);
 	self->thread = NULL;
+	if (self->wake_source != NULL) {
+		g_source_destroy (self->wake_source);
+		g_clear_pointer (&self->wake_source, g_source_unref);
+	}
 	g_mutex_lock (&self->lock);
+	g_atomic_int_set (&self->wake_pending, FALSE);
 	if (self->relieve_source != NULL) {
 		g_source_destroy (self->relieve_source);
 		g_clear_pointer (&self->relieve_source, g_source_unref);
@@ -666,8 +784,11 @@ void
 tandem_pipeline_wait_idle (TandemPipeline *self)
 {
 	g_mutex_lock (&self->lock);
+	wake_engine_locked (self);
+	self->watchers++;
 	while (self->thread != NULL && (!g_queue_is_empty (&self->batches) || self->busy))
 		g_cond_wait (&self->cond, &self->lock);
+	self->watchers--;
 	g_mutex_unlock (&self->lock);
 }
 
@@ -677,6 +798,7 @@ tandem_pipeline_get_processed (TandemPipeline *self)
 	guint64 n;
 
 	g_mutex_lock (&self->lock);
+	wake_engine_locked (self);
 	n = self->processed;
 	g_mutex_unlock (&self->lock);
 	return n;
@@ -756,6 +878,7 @@ tandem_pipeline_wait_published (TandemPipeline *self, guint64 after, gint64 end_
 	guint64 seq;
 
 	g_mutex_lock (&self->lock);
+	wake_engine_locked (self);
 	self->published_waiters++;
 	if (self->published_seq <= after)
 		g_cond_wait_until (&self->published_cond, &self->lock, end_time);
@@ -781,6 +904,7 @@ tandem_pipeline_get_published_seq (TandemPipeline *self)
 	guint64 seq;
 
 	g_mutex_lock (&self->lock);
+	wake_engine_locked (self);
 	seq = self->published_seq;
 	g_mutex_unlock (&self->lock);
 	return seq;
@@ -1112,7 +1236,7 @@ tandem_pipeline_ingest (TandemPipeline *self,
 	self->queued_events += batch->events->len;
 	full = self->queued_events >= self->queue_size;
 	g_queue_push_tail (&self->batches, batch);
-	g_cond_signal (&self->cond);
+	queued_batch_locked (self);
 	g_mutex_unlock (&self->lock);
 	/* the queue is full now: pause the receivers before anyone is refused */
 	if (full)
@@ -1211,7 +1335,7 @@ tandem_pipeline_apply (TandemPipeline *self,
 	batch->events = g_steal_pointer (&fresh);
 	self->queued_events += batch->events->len;
 	g_queue_push_tail (&self->batches, batch);
-	g_cond_signal (&self->cond);
+	queued_batch_locked (self);
 	g_mutex_unlock (&self->lock);
 	return TRUE;
 }
@@ -1222,6 +1346,7 @@ void
 tandem_pipeline_get_backlog (TandemPipeline *self, guint *queued, guint64 *held)
 {
 	g_mutex_lock (&self->lock);
+	wake_engine_locked (self);
 	*queued = self->queued_events;
 	*held = self->held_events;
 	g_mutex_unlock (&self->lock);
@@ -1258,7 +1383,7 @@ run_engine_task (TandemPipeline *self, Batch *batch)
 		g_free (task);
 	else
 		task->done = TRUE;
-	g_cond_broadcast (&self->cond);
+	notify_watchers (self);
 	g_mutex_unlock (&self->lock);
 }
 
@@ -1306,8 +1431,10 @@ run_on_engine (TandemPipeline *self, void (*func) (TandemPipeline *self, gpointe
 		return TRUE;
 	}
 	g_mutex_lock (&self->lock);
+	self->watchers++;
 	while (!task.done)
 		g_cond_wait (&self->cond, &self->lock);
+	self->watchers--;
 	g_mutex_unlock (&self->lock);
 	return TRUE;
 }
@@ -1340,6 +1467,7 @@ tandem_pipeline_get_processed_seq (TandemPipeline *self)
 	guint64 seq;
 
 	g_mutex_lock (&self->lock);
+	wake_engine_locked (self);
 	seq = self->last_seq;
 	g_mutex_unlock (&self->lock);
 	return seq;
