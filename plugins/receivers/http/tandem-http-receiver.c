@@ -1027,6 +1027,43 @@ early_handler (SoupServer *server,
 	g_signal_connect (msg, "got-chunk", G_CALLBACK (on_got_chunk), req);
 }
 
+/* Appends the decimal digits of @v at @p; returns the end. */
+static char *
+append_uint (char *p, guint64 v)
+{
+	char digits[20];
+	guint n = 0;
+
+	do {
+		digits[n++] = (char) ('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	return p;
+}
+
+/* {"accepted":N,"first_seq":N,"new":N}: on every request, so without
+ * printf (a noticeable share of the cost of a one-event request) */
+static char *
+accepted_json (guint n_events, guint64 first_seq, guint n_new)
+{
+	char *out = g_malloc (sizeof "{\"accepted\":,\"first_seq\":,\"new\":}" + 10 + 20 + 10);
+	char *p = out;
+
+#define APPEND_LITERAL(s) (memcpy (p, s, sizeof s - 1), p += sizeof s - 1)
+	APPEND_LITERAL ("{\"accepted\":");
+	p = append_uint (p, n_events);
+	APPEND_LITERAL (",\"first_seq\":");
+	p = append_uint (p, first_seq);
+	APPEND_LITERAL (",\"new\":");
+	p = append_uint (p, n_new);
+	APPEND_LITERAL ("}");
+#undef APPEND_LITERAL
+	*p = '\0';
+	return out;
+}
+
 /* The answer to an ingested request: 202 only once the node accepted it. */
 static void
 answer_ingest (TandemHttpReceiver *self,
@@ -1050,9 +1087,7 @@ answer_ingest (TandemHttpReceiver *self,
 				       error->message);
 		return;
 	}
-	respond (self, msg, SOUP_STATUS_ACCEPTED,
-		 g_strdup_printf ("{\"accepted\":%u,\"first_seq\":%" G_GUINT64_FORMAT ",\"new\":%u}",
-				  req->n_events, first_seq, n_new));
+	respond (self, msg, SOUP_STATUS_ACCEPTED, accepted_json (req->n_events, first_seq, n_new));
 }
 
 typedef struct {
