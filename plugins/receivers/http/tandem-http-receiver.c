@@ -119,6 +119,7 @@ typedef struct {
 	Endpoint *endpoint;
 	TandemHttpBodyFormat format;
 	GByteArray *body; /* NULL while the body is discarded */
+	gboolean kept_by_soup; /* a body of a known, allowed length: libsoup keeps it */
 	guint64 received;
 	guint n_events;
 	/* an answer decided from the headers, sent once the body is read */
@@ -1020,6 +1021,12 @@ early_handler (SoupServer *server,
 			return;
 		}
 		/* a small body: read and drop it, answer in handler(), keep the connection */
+	} else if (content_length > 0 && (guint64) content_length <= self->max_body_bytes) {
+		/* libsoup reads exactly that much: let it keep the body, and
+		 * spare every request a signal handler and a copy */
+		soup_message_body_set_accumulate (soup_server_message_get_request_body (msg), TRUE);
+		req->kept_by_soup = TRUE;
+		return;
 	} else {
 		req->body =
 			g_byte_array_sized_new (content_length > 0 ? (guint) content_length : 4096);
@@ -1126,6 +1133,9 @@ handler (SoupServer *server,
 	g_autoptr(GPtrArray) ids = NULL;
 	g_autoptr(GError) error = NULL;
 	g_autoptr(GError) busy = NULL;
+	g_autoptr(GBytes) kept = NULL;
+	const char *data;
+	gsize len;
 	const char *key;
 	guint64 first_seq = 0;
 	guint n_new = 0;
@@ -1142,8 +1152,14 @@ handler (SoupServer *server,
 	}
 	if (req->conn != NULL)
 		connection_set_state (req->conn, CONN_HANDLING, 0);
-	if (!tandem_http_body_parse (req->endpoint->schema, req->format,
-				     (const char *) req->body->data, req->body->len,
+	if (req->kept_by_soup) {
+		kept = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+		data = g_bytes_get_data (kept, &len);
+	} else {
+		data = (const char *) req->body->data;
+		len = req->body->len;
+	}
+	if (!tandem_http_body_parse (req->endpoint->schema, req->format, data, len,
 				     self->max_events_per_request, g_get_real_time () / 1000,
 				     &events, &ids, &error)) {
 		guint status = SOUP_STATUS_UNPROCESSABLE_ENTITY;
