@@ -422,6 +422,33 @@ def witness_arbiter():
 
 
 @test
+def arbiter_none_restart_keeps_the_active():
+    """arbiter = none: the passive killed and started again at once finds
+    the active and follows it.  (A node that took the lease before hearing
+    from the others became active at a higher epoch, and the active fenced
+    itself and copied the new node's empty state.)"""
+    with Cluster(shared_db=False, cluster_extra="arbiter = none\nallow_split_brain = true") as c:
+        a, b = c.add("node-a"), c.add("node-b")
+        c.configure()
+        a.start()
+        wait_for("a active", lambda: a.state() == "active")
+        b.start()
+        wait_for("b passive", lambda: b.state() == "passive")
+        epoch = a.status()["epoch"]
+        for v in range(1, 11):
+            assert a.post("IBM", v)[0] == 202
+        for _ in range(2):
+            b.kill(signal.SIGKILL)
+            b.start()
+            wait_for("b passive again", lambda: b.state() == "passive")
+            sa, sb = a.status(), b.status()
+            assert sa["state"] == "active" and sa["epoch"] == epoch, sa
+            assert sb["epoch"] == epoch and sa["last_seq"] == 10, (sa, sb)
+            assert "Fenced" not in a.log() and "Became active" not in b.log()
+        assert [o["data"][1] for o in a.outputs()] == list(range(1, 11))
+
+
+@test
 def config_refusals():
     with Cluster() as c:
         a = c.add("node-a")

@@ -1992,6 +1992,13 @@ tandem_ha_channel_send_data (TandemHaChannel *self, const char *node_id, GBytes 
 	return TRUE;
 }
 
+guint
+tandem_ha_channel_get_timeout_ms (TandemHaChannel *self)
+{
+	g_return_val_if_fail (TANDEM_IS_HA_CHANNEL (self), 0);
+	return self->timeout_ms;
+}
+
 gsize
 tandem_ha_channel_get_queued (TandemHaChannel *self, const char *node_id)
 {

@@ -81,6 +81,9 @@ void tandem_ha_channel_set_timing (TandemHaChannel *self,
 /* "host:port"; port 0 picks a free port (tests) */
 gboolean tandem_ha_channel_listen (TandemHaChannel *self, const char *address, GError **error);
 guint16 tandem_ha_channel_get_port (TandemHaChannel *self);
+/* How long a silent session lives: a member that is up has connected and
+ * sent its status within that time */
+guint tandem_ha_channel_get_timeout_ms (TandemHaChannel *self);
 /* Dials @address and redials it (100 ms, doubling up to 1 s) whenever no
  * session with it is open, until it is removed.  An address that turns out
  * to be this channel itself is remembered and not dialled again. */

@@ -57,6 +57,7 @@ struct _TandemHa {
 	TandemHaMachine *machine;
 	TandemHaLeaseTable *table; /* witness */
 	guint64 none_epoch;	   /* arbiter none: the highest epoch known */
+	gint64 none_discovery_until_us; /* arbiter none: not before this after the start */
 
 	GSource *timer;
 	GCancellable *cancellable;
@@ -482,7 +483,13 @@ load_epoch (const char *path)
 /* Arbiter none: the lease is whatever the live members say.  A member that
  * claims to be active keeps it; otherwise whoever asks takes it, with an
  * epoch above any seen.  Two members cut off from each other both take it:
- * that is the split brain this arbiter is refused for unless acknowledged. */
+ * that is the split brain this arbiter is refused for unless acknowledged.
+ *
+ * A node that has just started has heard from nobody yet: it takes the
+ * lease only after one heartbeat timeout, by when a member that is up has
+ * connected and said whether it is active.  (Without that wait a node
+ * restarted beside the active took the lease at once, with a higher epoch:
+ * the active fenced itself and copied the new node's empty state.) */
 static void
 acquire_locally (TandemHa *self, const TandemHaAction *action)
 {
@@ -509,6 +516,11 @@ acquire_locally (TandemHa *self, const TandemHaAction *action)
 	}
 	if (action->ttl_ms == 0)
 		return;
+	if (g_strcmp0 (mine, self->holder) != 0 && g_get_monotonic_time () < self->none_discovery_until_us) {
+		/* free, but not for this node yet: it asks again at its next poll */
+		feed_lease_result (self, action->request_id, TRUE, NULL, self->none_epoch, -1, NULL);
+		return;
+	}
 	if (g_strcmp0 (mine, self->holder) != 0 || self->none_epoch == 0) {
 		self->none_epoch++;
 		save_epoch (self, self->none_epoch);
@@ -983,9 +995,12 @@ tandem_ha_start (TandemHa *self)
 		send_status (self);
 		return;
 	}
-	if (self->config.arbiter == TANDEM_HA_ARBITER_NONE)
+	if (self->config.arbiter == TANDEM_HA_ARBITER_NONE) {
 		g_warning ("HA runs without an arbiter (arbiter = none): after a network split both nodes "
 			   "may become active; use arbiter = store or witness in production");
+		self->none_discovery_until_us =
+			g_get_monotonic_time () + (gint64) tandem_ha_channel_get_timeout_ms (self->channel) * 1000;
+	}
 	self->timer = g_source_new (&timer_funcs, sizeof (GSource));
 	g_source_set_callback (self->timer, on_timer, self, NULL);
 	g_source_set_priority (self->timer, G_PRIORITY_HIGH);
