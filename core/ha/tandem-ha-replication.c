@@ -113,6 +113,7 @@ struct _TandemReplication {
 	gboolean in_sync;    /* every acknowledged event is held by the passive or committed */
 	guint64 local_high;  /* the last seq acknowledged without the passive */
 	guint64 commit_need; /* in sync once the stores committed up to here */
+	gboolean state_unconfirmed; /* a state was sent: not in sync before the passive acknowledges it */
 	guint64 acked_seq;
 	GQueue waiters; /* of Waiter, by last_seq */
 	guint published_source;
@@ -411,6 +412,7 @@ sync_pump (gpointer data)
 			/* the outputs of what it got as a state are only here:
 			 * in sync once the stores committed them */
 			self->commit_need = self->sync_seq;
+			self->state_unconfirmed = TRUE;
 			self->next_to_send = NULL;
 			for (GList *l = self->log.head; l != NULL; l = l->next) {
 				if (((LogEntry *) l->data)->last_seq > self->sync_seq) {
@@ -541,6 +543,7 @@ handle_hello (TandemReplication *self, const char *node_id, TandemWireReader *r)
 		self->passive = g_strdup (node_id);
 		self->acked_seq = next - 1;
 		self->commit_need = 0;
+		self->state_unconfirmed = FALSE;
 		self->next_to_send = NULL;
 		for (GList *l = self->log.head; l != NULL; l = l->next) {
 			if (((LogEntry *) l->data)->last_seq >= next) {
@@ -572,7 +575,7 @@ handle_hello (TandemReplication *self, const char *node_id, TandemWireReader *r)
 static void
 check_in_sync (TandemReplication *self)
 {
-	if (self->in_sync || self->passive == NULL || self->acked_seq < self->local_high ||
+	if (self->in_sync || self->passive == NULL || self->state_unconfirmed || self->acked_seq < self->local_high ||
 	    self->published_sent < self->commit_need)
 		return;
 	self->in_sync = TRUE;
@@ -588,7 +591,15 @@ handle_ack (TandemReplication *self, const char *node_id, TandemWireReader *r)
 {
 	guint64 seq = tandem_wire_get_u64 (r);
 
-	if (!r->ok || g_strcmp0 (node_id, self->passive) != 0 || seq <= self->acked_seq)
+	if (!r->ok || g_strcmp0 (node_id, self->passive) != 0)
+		return;
+	if (self->state_unconfirmed && seq >= self->commit_need) {
+		/* the passive restored the state it was sent: it may be in
+		 * sync now, even if nothing else happens */
+		self->state_unconfirmed = FALSE;
+		check_in_sync (self);
+	}
+	if (seq <= self->acked_seq)
 		return;
 	self->acked_seq = seq;
 	if (self->in_sync && self->ack_mode == TANDEM_ACK_REPLICATED)
@@ -1260,6 +1271,7 @@ tandem_replication_become_active (TandemReplication *self, guint64 epoch, guint6
 	self->acked_seq = last;
 	self->local_high = last;
 	self->commit_need = 0;
+	self->state_unconfirmed = FALSE;
 	self->in_sync = FALSE;
 	tandem_pipeline_set_epoch (self->pipeline, (guint32) epoch);
 	/* the sequence goes on after the last event this node holds, and
