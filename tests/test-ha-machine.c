@@ -387,6 +387,39 @@ test_start_active_free (void)
 	fixture_free (f);
 }
 
+/* The arbiter says the lease is free but grants it to nobody (arbiter none
+ * while the node has heard from no member yet): the node waits for its next
+ * poll, unless a member says it is active, which it asks about at once */
+static void
+test_start_peer_active_asks_now (void)
+{
+	Fixture *f = fixture_new ();
+
+	start (f);
+	g_assert_cmpstr (take (f), ==, "TRANSITION starting->starting; ACQUIRE 1");
+	at (f, 10);
+	ok (f, 1, NULL, 3);
+	g_assert_cmpstr (take (f), ==, "");
+	g_assert_cmpint (state (f), ==, TANDEM_HA_STATE_STARTING);
+	g_assert_cmpint (deadline (f), ==, RENEW);
+	/* a member that is not active: nothing before the poll */
+	at (f, 100);
+	peer_status (f, "b", TANDEM_HA_STATE_PASSIVE, 3);
+	g_assert_cmpstr (take (f), ==, "");
+	/* it says it is active: ask now, and follow it */
+	at (f, 120);
+	peer_status (f, "b", TANDEM_HA_STATE_ACTIVE, 3);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 2");
+	/* its next heartbeat says the same: no second request */
+	at (f, 130);
+	peer_status (f, "b", TANDEM_HA_STATE_ACTIVE, 3);
+	g_assert_cmpstr (take (f), ==, "");
+	at (f, 140);
+	ok (f, 2, "b#1", 3);
+	g_assert_cmpstr (take (f), ==, "TRANSITION starting->passive");
+	fixture_free (f);
+}
+
 static void
 test_start_passive_held (void)
 {
@@ -2224,6 +2257,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/ha-machine/actions-clear", test_actions_clear);
 	g_test_add_func ("/ha-machine/start/active-free", test_start_active_free);
 	g_test_add_func ("/ha-machine/start/passive-held", test_start_passive_held);
+	g_test_add_func ("/ha-machine/start/peer-active-asks-now", test_start_peer_active_asks_now);
 	g_test_add_func ("/ha-machine/start/error-retry", test_start_error_retry);
 	g_test_add_func ("/ha-machine/start/previous-run", test_start_previous_run);
 	g_test_add_func ("/ha-machine/start/late-grant", test_late_grant);

@@ -1072,6 +1072,7 @@ tandem_ha_machine_peer_status (TandemHaMachine *self,
 			       GArray *actions)
 {
 	Peer *peer;
+	gboolean was_active;
 
 	g_return_if_fail (self != NULL);
 	g_return_if_fail (node_id != NULL);
@@ -1083,6 +1084,7 @@ tandem_ha_machine_peer_status (TandemHaMachine *self,
 	peer = ensure_peer (self, node_id);
 	peer->up = TRUE;
 	g_clear_pointer (&peer->left_reason, g_free);
+	was_active = peer->claims_active;
 	peer->state = state;
 	peer->epoch = epoch;
 	peer->claims_active = state == TANDEM_HA_STATE_ACTIVE;
@@ -1106,6 +1108,10 @@ tandem_ha_machine_peer_status (TandemHaMachine *self,
 		/* stepping down: the other node took the lease; ask the
 		 * arbiter now, to follow it */
 		if (self->stepping_down && epoch > self->stepped_epoch)
+			ask_asap (self, now_ms);
+		/* a starting node hears of an active one: ask now, rather
+		 * than at the next poll, to follow it */
+		else if (!self->stepping_down && !was_active && self->state == TANDEM_HA_STATE_STARTING)
 			ask_asap (self, now_ms);
 	}
 	run_due (self, now_ms, actions);
