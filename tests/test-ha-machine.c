@@ -195,6 +195,12 @@ peer_status (Fixture *f, const char *node_id, TandemHaState state, guint64 epoch
 }
 
 static void
+peer_up (Fixture *f, const char *node_id)
+{
+	tandem_ha_machine_peer_up (f->m, f->now, node_id, f->actions);
+}
+
+static void
 peer_down (Fixture *f, const char *node_id, gboolean died, const char *reason)
 {
 	tandem_ha_machine_peer_down (f->m, f->now, node_id, died, reason, f->actions);
@@ -1353,6 +1359,9 @@ test_switchover_pair (void)
 	g_assert_cmpstr (take (a), ==, "PUBLISH epoch=1 until=2000; TRANSITION starting->active");
 	start (b);
 	take (b);
+	/* connected to each other */
+	peer_up (a, "b");
+	peer_up (b, "a");
 	g_clear_pointer (&holder, g_free);
 	tandem_ha_lease_table_acquire (t, 0, "c", "b#1", TTL, NULL, 0, &holder, &epoch, NULL);
 	ok (b, 1, holder, epoch);
@@ -1412,6 +1421,7 @@ test_syncing (void)
 
 	start (f);
 	g_assert_cmpstr (take (f), ==, "TRANSITION starting->starting; ACQUIRE 1");
+	peer_up (f, "b");
 	at (f, 10);
 	ok (f, 1, "b#1", 2);
 	g_assert_cmpstr (take (f), ==, "TRANSITION starting->syncing");
@@ -1441,6 +1451,7 @@ test_syncing_active_lost (void)
 	Fixture *f = fixture_new_full ("a", "a#1", TRUE);
 
 	start (f);
+	peer_up (f, "b");
 	ok (f, 1, "b#1", 2);
 	take (f);
 	at (f, 300);
@@ -1452,16 +1463,57 @@ test_syncing_active_lost (void)
 	g_assert_cmpstr (take (f), ==, "PUBLISH epoch=3 until=2300; TRANSITION starting->active");
 	fixture_free (f);
 
-	/* a silent active: no take-over */
+	/* a silent active: no take-over; it is followed again once it
+	 * connects again */
 	f = fixture_new_full ("a", "a#1", TRUE);
 	start (f);
+	peer_up (f, "b");
 	ok (f, 1, "b#1", 2);
 	take (f);
 	at (f, 300);
 	peer_down (f, "b", FALSE, "heartbeat timeout");
 	g_assert_cmpstr (take (f), ==, "WARN; TRANSITION syncing->starting; ACQUIRE 2");
 	ok (f, 2, "b#1", 2);
+	g_assert_cmpstr (take (f), ==, "WARN");
+	g_assert_cmpint (state (f), ==, TANDEM_HA_STATE_STARTING);
+	at (f, 400);
+	peer_up (f, "b");
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 3");
+	ok (f, 3, "b#1", 2);
 	g_assert_cmpstr (take (f), ==, "TRANSITION starting->syncing");
+	fixture_free (f);
+}
+
+/* A node starting alone finds the lease of a node it does not reach (gone
+ * since a full stop): it cannot copy that node's state, so it waits for
+ * the lease to expire (or the node to connect) instead of syncing forever */
+static void
+test_syncing_waits_for_unreachable_holder (void)
+{
+	Fixture *f = fixture_new_full ("a", "a#1", TRUE);
+
+	start (f);
+	take (f);
+	at (f, 10);
+	ok (f, 1, "b#7", 2);
+	g_assert_cmpstr (take (f), ==, "WARN");
+	g_assert_cmpstr (message (f, 0), ==,
+			 "The lease is held by b (epoch 2), which this node does not reach: waiting for it "
+			 "to connect, or for its lease to expire");
+	g_assert_cmpint (state (f), ==, TANDEM_HA_STATE_STARTING);
+	/* it polls; the same answer is not logged again */
+	at (f, 510);
+	tick (f);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 2");
+	ok (f, 2, "b#7", 2);
+	g_assert_cmpstr (take (f), ==, "");
+	/* the lease expired: this node takes it, with the state it has */
+	at (f, 1010);
+	tick (f);
+	g_assert_cmpstr (take (f), ==, "ACQUIRE 3");
+	ok (f, 3, "a#1", 3);
+	g_assert_cmpstr (take (f), ==, "PUBLISH epoch=3 until=3010; TRANSITION starting->active");
+	g_assert_cmpstr (message (f, 0), ==, "Became active (epoch 3): the lease of b expired");
 	fixture_free (f);
 }
 
@@ -1471,6 +1523,7 @@ test_fenced_to_syncing (void)
 	Fixture *f = fixture_new_full ("a", "a#1", TRUE);
 
 	start (f);
+	peer_up (f, "b");
 	ok (f, 1, "a#1", 1);
 	take (f);
 	at (f, 500);
@@ -2258,6 +2311,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/ha-machine/start/active-free", test_start_active_free);
 	g_test_add_func ("/ha-machine/start/passive-held", test_start_passive_held);
 	g_test_add_func ("/ha-machine/start/peer-active-asks-now", test_start_peer_active_asks_now);
+	g_test_add_func ("/ha-machine/syncing/waits-for-unreachable-holder", test_syncing_waits_for_unreachable_holder);
 	g_test_add_func ("/ha-machine/start/error-retry", test_start_error_retry);
 	g_test_add_func ("/ha-machine/start/previous-run", test_start_previous_run);
 	g_test_add_func ("/ha-machine/start/late-grant", test_late_grant);

@@ -752,12 +752,29 @@ become_active (TandemHaMachine *self,
 }
 
 /* Not active: someone else holds the lease */
-static void
+/* Returns FALSE when the node cannot follow @holder yet (it does not reach
+ * it) */
+static gboolean
 follow (TandemHaMachine *self, const char *holder, guint64 epoch, GArray *actions)
 {
 	g_autofree char *node = tandem_ha_holder_node_id (holder);
 	gboolean fenced = self->state == TANDEM_HA_STATE_FENCED;
+	Peer *peer = g_hash_table_lookup (self->peers, node);
 
+	if (self->config.state_sync && (peer == NULL || !peer->up)) {
+		/* its state cannot be copied from a node this one does not
+		 * reach (a node starting alone after a full stop finds the
+		 * lease of a node that is gone): keep polling, follow it once
+		 * it connects, or take the lease once it expires */
+		g_autofree char *key = g_strdup_printf ("unreachable:%s", holder);
+
+		warn_once (self, actions, key,
+			   g_strdup_printf ("The lease is held by %s (epoch %" G_GUINT64_FORMAT
+					    "), which this node does not reach: waiting for it to connect, "
+					    "or for its lease to expire",
+					    node, epoch));
+		return FALSE;
+	}
 	if (self->config.state_sync) {
 		set_state (self, TANDEM_HA_STATE_SYNCING, actions,
 			   g_strdup_printf ("%s: %s is active (epoch %" G_GUINT64_FORMAT
@@ -779,6 +796,7 @@ follow (TandemHaMachine *self, const char *holder, guint64 epoch, GArray *action
 					    "without the active's state",
 					    node, epoch));
 	}
+	return TRUE;
 }
 
 /* Inputs */
@@ -935,8 +953,10 @@ lease_ok (TandemHaMachine *self,
 			trusted = FALSE;
 		} else if (holder != NULL) {
 			note_lease (self, holder, epoch);
-			if (self->state != TANDEM_HA_STATE_PASSIVE)
-				follow (self, holder, epoch, actions);
+			/* (a warning about an unreachable holder is not
+			 * repeated at every poll) */
+			if (self->state != TANDEM_HA_STATE_PASSIVE && !follow (self, holder, epoch, actions))
+				trusted = FALSE;
 		} else {
 			note_lease (self, NULL, epoch);
 		}
@@ -1047,6 +1067,14 @@ tandem_ha_machine_peer_up (TandemHaMachine *self,
 	peer = ensure_peer (self, node_id);
 	peer->up = TRUE;
 	g_clear_pointer (&peer->left_reason, g_free);
+	/* the holder of the lease connects: ask now, to follow it */
+	if ((self->state == TANDEM_HA_STATE_STARTING || self->state == TANDEM_HA_STATE_FENCED) &&
+	    !self->stepping_down && self->known_holder != NULL && !is_mine (self, self->known_holder)) {
+		g_autofree char *holder_node = tandem_ha_holder_node_id (self->known_holder);
+
+		if (strcmp (holder_node, node_id) == 0)
+			ask_asap (self, now_ms);
+	}
 	run_due (self, now_ms, actions);
 }
 
