@@ -863,6 +863,52 @@ def cluster_restart_after_kill_matches_reference():
                          % (len(acked), len(kept), len(after), snap, last, active.name))
 
 
+@test
+def cluster_passive_persists_too():
+    """[persistence] passive = true: the passive of a cluster under load
+    persists its own snapshots (its plans hold what the active's do), and,
+    restarted alone after both nodes were killed, restores from them."""
+    ha = load_test_ha()
+    with ha.Cluster(name="persist-passive", lease_ttl_ms=3000) as c, Base(CLUSTER_PLANS) as base:
+        c.plan_path = base.plans_dir
+        a, b = c.add("node-a"), c.add("node-b")
+        c.configure()
+        for n in (a, b):
+            with open(n.config_path, "a", encoding="utf-8") as f:
+                f.write("\n[persistence]\ninterval = 1\npassive = true\n\n[persister.files]\nplugin = file\n")
+        a.start()
+        wait_for("node-a active", lambda: a.state() == "active")
+        b.start()
+        wait_for("node-b in sync", lambda: a.status()["replication"]["in_sync"])
+        load = Load([a, b], 1)
+        pb = wait_for("a snapshot by the passive",
+                      lambda: (lambda p: p if p["last_success_seq"] and p["runs"] >= 2 else None)(
+                          b.status()["persistence"]))
+        acked = load.finish()
+        assert pb["persisting"] and pb["failures"] == 0 and pb["last_error"] is None, pb
+        assert b.state() == "passive"
+        assert "Persisting the plans of tenant persist-passive to 1 persister every 1 s, at shutdown and on " \
+               "demand, also when passive" in b.log(), b.log()[-2000:]
+        snaps = os.listdir(os.path.join(b.dir, "state", "persistence", "persist-passive", "PA"))
+        assert snaps and all(name.endswith("_PA") for name in snaps), snaps
+        wait_settled(a, b)
+        wait_for("the event store", lambda: shared_count(c, "evt_s_1_0_0") == len(acked))
+        for n in (a, b):
+            n.proc.send_signal(signal.SIGKILL)
+        for n in (a, b):
+            n.proc.wait(timeout=DEADLINE)
+        # the passive alone: its own newest snapshot, then the event store
+        b.start()
+        wait_for("node-b active alone", lambda: b.state() == "active")
+        r = b.status()["persistence"]["restore"]
+        snap = r["snapshot_seq"]
+        assert r["plans_restored"] == 2 and snap >= pb["last_success_seq"], (r, pb)
+        assert "Plan PA: restoring the snapshot of seq %d from [persister.files]" % snap in b.log()
+        assert b.status()["last_seq"] >= len(acked)
+        da = json.loads(http_get(b.api_port, "/api/v1/state"))
+        assert da["seq"] >= len(acked), da
+
+
 def start_together(c, nodes):
     """Starts test-ha nodes at the same moment, then waits for their APIs."""
     for n in nodes:
