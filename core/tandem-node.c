@@ -1808,7 +1808,10 @@ tandem_node_ingest_finish (TandemNode *self, GAsyncResult *result, guint64 *firs
  * `events_processed`, `ack` (`local`, `replicated` or `durable`: when a
  * client's events count as accepted), `durable_seq` (with `ack = durable`,
  * the seq up to which the event stores committed every event, else null),
- * `members` (an array) and `lease` (an object, or null).
+ * `switchover` (null, or while one is under way an object: `to`, the node
+ * it hands over to, `draining`, whether new events are refused, and
+ * `up_to_seq`, the last seq the passive must hold), `members` (an array)
+ * and `lease` (an object, or null).
  * With HA, also `holder` (this node's lease holder string), `arbiter` and
  * `publishing`; each member has `node_id`, `address`, `role`, `state`,
  * `epoch` and `last_heartbeat_ms_ago`; the lease has `holder`,
@@ -1869,6 +1872,22 @@ tandem_node_dup_status (TandemNode *self)
 		json_builder_add_int_value (builder, (gint64) tandem_durable_get_seq (self->durable));
 	else
 		json_builder_add_null_value (builder);
+	json_builder_set_member_name (builder, "switchover");
+	if (self->switchover_source != 0) {
+		json_builder_begin_object (builder);
+		json_builder_set_member_name (builder, "to");
+		if (self->switchover_to != NULL)
+			json_builder_add_string_value (builder, self->switchover_to);
+		else
+			json_builder_add_null_value (builder);
+		json_builder_set_member_name (builder, "draining");
+		json_builder_add_boolean_value (builder, self->draining);
+		json_builder_set_member_name (builder, "up_to_seq");
+		json_builder_add_int_value (builder, (gint64) self->switchover_last);
+		json_builder_end_object (builder);
+	} else {
+		json_builder_add_null_value (builder);
+	}
 	tandem_persistence_add_status (self->persistence, builder);
 	json_builder_end_object (builder);
 	return json_builder_get_root (builder);

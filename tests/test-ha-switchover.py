@@ -270,8 +270,18 @@ def test_switchover_aborted():
                 ha.wait_for("acknowledged events", lambda: len(client.acked) > 20)
             b.kill(signal.SIGSTOP)
             try:
-                code, body, retry = api(a, "POST", "/api/v1/switchover")
+                assert a.status()["switchover"] is None
+                answer = {}
+                t = threading.Thread(target=lambda: answer.update(r=api(a, "POST", "/api/v1/switchover")))
+                t.start()
+                if load:
+                    # the status shows the drain while it lasts
+                    sw = ha.wait_for("the drain in the status", lambda: a.status()["switchover"])
+                    assert sw["to"] == "node-b" and sw["draining"] is True and sw["up_to_seq"] >= 20, sw
+                t.join(60)
+                code, body, retry = answer["r"]
                 assert code == 503 and retry is not None, (code, body, retry)
+                assert a.status()["switchover"] is None
                 assert ("no longer in sync" in body["detail"] or
                         "did not take the lease over" in body["detail"]), body
                 sys.stdout.write("# aborted%s: %s\n" % (" under load" if load else "", body["detail"]))
