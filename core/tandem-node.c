@@ -1555,72 +1555,26 @@ tandem_node_ingest (TandemNode *self,
 		    guint *n_new,
 		    GError **error)
 {
-	guint64 first = 0;
-	guint n = 0;
+	guint64 ack_seq;
 
 	g_return_val_if_fail (TANDEM_IS_NODE (self), FALSE);
 	g_return_val_if_fail (stream != NULL, FALSE);
 	g_return_val_if_fail (events != NULL, FALSE);
 
-	if (!self->started) {
-		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is not running");
-		return FALSE;
-	}
-	if (!may_publish (self)) {
-		set_not_active_error (self, error);
-		return FALSE;
-	}
-	if (self->draining) {
-		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, SWITCHOVER_BUSY);
-		return FALSE;
-	}
-	if (!tandem_node_acks_at_acceptance (self)) {
+	if (self->started && may_publish (self) && !tandem_node_acks_at_acceptance (self)) {
 		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
 				     "this node acknowledges once the passive (or the event store) holds the events: use "
 				     "tandem_node_ingest_async()");
 		return FALSE;
 	}
-	if (!tandem_pipeline_ingest (self->pipeline, stream, events, event_ids, idempotency_key, &first, &n, error))
-		return FALSE;
-	if (first_seq != NULL)
-		*first_seq = first;
-	if (n_new != NULL)
-		*n_new = n;
-	return TRUE;
+	return tandem_node_accept (self, stream, events, event_ids, idempotency_key, first_seq, n_new, &ack_seq,
+				   error);
 }
 
 typedef struct {
 	guint64 first_seq;
 	guint n_new;
 } IngestResult;
-
-/* the passive holds the events: the client may be told */
-static void
-replicated_cb (GObject *source, GAsyncResult *res, gpointer data)
-{
-	g_autoptr(GTask) task = data;
-	IngestResult *result = g_object_steal_data (G_OBJECT (res), "tandem-result");
-
-	(void) source;
-	g_task_return_pointer (task, result, g_free);
-}
-
-/* the event stores committed the events, or the node cannot say */
-static void
-durable_cb (GObject *source, GAsyncResult *res, gpointer data)
-{
-	g_autoptr(GTask) task = data;
-	g_autoptr(GError) error = NULL;
-	IngestResult *result;
-
-	(void) source;
-	if (!g_task_propagate_boolean (G_TASK (res), &error)) {
-		g_task_return_error (task, g_steal_pointer (&error));
-		return;
-	}
-	result = g_object_steal_data (G_OBJECT (res), "tandem-result");
-	g_task_return_pointer (task, result, g_free);
-}
 
 /* the active answered a forwarded batch */
 static void
@@ -1666,6 +1620,184 @@ tandem_node_acks_at_acceptance (TandemNode *self)
 }
 
 /**
+ * tandem_node_accept:
+ * @self: a #TandemNode
+ * @stream: a stream name or id (see tandem_node_lookup_stream())
+ * @events: (element-type TandemEvent): the events, built for @stream's
+ *   definition; the node sets their cluster identity
+ * @event_ids: (array zero-terminated=1) (nullable): one id per event (empty
+ *   for none), or %NULL
+ * @idempotency_key: (nullable): a key for the whole request, or %NULL
+ * @first_seq: (out) (optional): the sequence number of the first event
+ * @n_new: (out) (optional): how many events were new
+ * @ack_seq: (out): what to give tandem_node_wait_acknowledged_async()
+ * @error: return location for a #GError
+ *
+ * The first half of tandem_node_ingest_async(), for receivers that keep
+ * several batches of one client in flight: hands the batch to the node's
+ * sequenced ingest at once, all or nothing, and tells which seq its
+ * acknowledgement waits for.  The receiver may accept the client's next
+ * batch right away (it is sequenced after this one), and answers this one
+ * when tandem_node_wait_acknowledged_async() says so; the waits complete in
+ * the order of the batches.
+ *
+ * A passive node that forwards batches to the active cannot sequence them:
+ * it refuses with %TANDEM_ERROR_NOT_SUPPORTED, and the receiver uses
+ * tandem_node_ingest_async() (one batch at a time) instead.
+ *
+ * Returns: %TRUE if the events are accepted; %FALSE with
+ *   %TANDEM_ERROR_BUSY when the node does not take events now,
+ *   %TANDEM_ERROR_INVALID_EVENT for an unknown stream or a bad event, or
+ *   %TANDEM_ERROR_NOT_SUPPORTED on a node that forwards
+ */
+gboolean
+tandem_node_accept (TandemNode *self,
+		    const char *stream,
+		    GPtrArray *events,
+		    const char *const *event_ids,
+		    const char *idempotency_key,
+		    guint64 *first_seq,
+		    guint *n_new,
+		    guint64 *ack_seq,
+		    GError **error)
+{
+	guint64 first = 0;
+	guint n = 0;
+
+	g_return_val_if_fail (TANDEM_IS_NODE (self), FALSE);
+	g_return_val_if_fail (stream != NULL, FALSE);
+	g_return_val_if_fail (events != NULL, FALSE);
+	g_return_val_if_fail (ack_seq != NULL, FALSE);
+
+	if (self->started && self->replication != NULL && !may_publish (self) &&
+	    tandem_replication_can_forward (self->replication)) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED,
+				     "this node forwards batches to the active: use tandem_node_ingest_async()");
+		return FALSE;
+	}
+	if (self->started && self->draining) {
+		/* a switchover drains: also what the passive forwards */
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, SWITCHOVER_BUSY);
+		return FALSE;
+	}
+	if (!self->started) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is not running");
+		return FALSE;
+	}
+	if (!may_publish (self)) {
+		set_not_active_error (self, error);
+		return FALSE;
+	}
+	if (self->replication_full) {
+		g_set_error_literal (error, TANDEM_ERROR, TANDEM_ERROR_BUSY,
+				     "the passive node is too far behind: retry later");
+		return FALSE;
+	}
+	if (!tandem_pipeline_ingest (self->pipeline, stream, events, event_ids, idempotency_key, &first, &n, error))
+		return FALSE;
+	if (first_seq != NULL)
+		*first_seq = first;
+	if (n_new != NULL)
+		*n_new = n;
+	/* the events of the batch, new ones and repeats acknowledged again,
+	 * have seqs up to the last one given out */
+	*ack_seq = tandem_pipeline_get_last_seq (self->pipeline);
+	return TRUE;
+}
+
+static void
+acknowledged_cb (GObject *source, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	GError *error = NULL;
+
+	(void) source;
+	if (!g_task_propagate_boolean (G_TASK (res), &error))
+		g_task_return_error (task, error);
+	else
+		g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * tandem_node_wait_acknowledged_async:
+ * @self: a #TandemNode
+ * @ack_seq: what tandem_node_accept() returned
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: called when the batch may be acknowledged, or not
+ * @user_data: data for @callback
+ *
+ * Waits until the batch tandem_node_accept() took may be acknowledged to
+ * its client: at once with `[cluster] ack = local` or without HA, once the
+ * in-sync passive holds it with `ack = replicated`, once the event stores
+ * committed it with `ack = durable`.
+ */
+void
+tandem_node_wait_acknowledged_async (TandemNode *self,
+				     guint64 ack_seq,
+				     GCancellable *cancellable,
+				     GAsyncReadyCallback callback,
+				     gpointer user_data)
+{
+	g_autoptr(GTask) task = NULL;
+	GTask *inner;
+
+	g_return_if_fail (TANDEM_IS_NODE (self));
+
+	task = g_task_new (self, cancellable, callback, user_data);
+	g_task_set_source_tag (task, tandem_node_wait_acknowledged_async);
+	if (self->durable != NULL) {
+		/* published (so held by an in-sync passive) and committed by
+		 * the event stores */
+		inner = g_task_new (self, NULL, acknowledged_cb, g_object_ref (task));
+		tandem_durable_wait (self->durable, ack_seq, inner);
+		g_object_unref (inner);
+		return;
+	}
+	if (self->replication != NULL && tandem_replication_must_wait (self->replication)) {
+		inner = g_task_new (self, NULL, acknowledged_cb, g_object_ref (task));
+		tandem_replication_wait (self->replication, ack_seq, inner);
+		g_object_unref (inner);
+		return;
+	}
+	g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * tandem_node_wait_acknowledged_finish:
+ * @self: a #TandemNode
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE if the batch may be acknowledged; %FALSE with
+ *   %TANDEM_ERROR_TIMED_OUT when the node stopped being the active before
+ *   it could say (the events may be kept: the client sends them again with
+ *   the same ids), %TANDEM_ERROR_FAILED when the event store could not keep
+ *   them, %TANDEM_ERROR_BUSY when the node stopped
+ */
+gboolean
+tandem_node_wait_acknowledged_finish (TandemNode *self, GAsyncResult *result, GError **error)
+{
+	g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+	return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* ingest_async: the acknowledgement came (or not) */
+static void
+ingest_acknowledged_cb (GObject *source, GAsyncResult *res, gpointer data)
+{
+	g_autoptr(GTask) task = data;
+	g_autoptr(GError) error = NULL;
+	IngestResult *result;
+
+	if (!tandem_node_wait_acknowledged_finish (TANDEM_NODE (source), res, &error)) {
+		g_task_return_error (task, g_steal_pointer (&error));
+		return;
+	}
+	result = g_task_get_task_data (task);
+	g_task_return_pointer (task, g_memdup2 (result, sizeof *result), g_free);
+}
+
+/**
  * tandem_node_ingest_async:
  * @self: a #TandemNode
  * @stream: a stream name or id (see tandem_node_lookup_stream())
@@ -1682,7 +1814,8 @@ tandem_node_acks_at_acceptance (TandemNode *self)
  * callback runs once the events are accepted: only then may a receiver
  * acknowledge them to its client.  A key or event id seen within the
  * idempotency window (`[engine] idempotency_window`) is acknowledged again
- * with its first sequence, and not ingested twice.
+ * with its first sequence, and not ingested twice.  (A passive node
+ * forwards the batch to the active and answers when the active does.)
  */
 void
 tandem_node_ingest_async (TandemNode *self,
@@ -1697,7 +1830,7 @@ tandem_node_ingest_async (TandemNode *self,
 	g_autoptr(GTask) task = NULL;
 	g_autoptr(GError) error = NULL;
 	IngestResult *result;
-	guint64 last;
+	guint64 ack_seq = 0;
 
 	g_return_if_fail (TANDEM_IS_NODE (self));
 	g_return_if_fail (stream != NULL);
@@ -1715,56 +1848,15 @@ tandem_node_ingest_async (TandemNode *self,
 		g_object_unref (inner);
 		return;
 	}
-	if (self->started && self->draining) {
-		/* a switchover drains: also what the passive forwards */
-		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_BUSY, SWITCHOVER_BUSY);
-		return;
-	}
 	result = g_new0 (IngestResult, 1);
-	if (!self->started || !may_publish (self)) {
-		g_free (result);
-		if (!self->started)
-			g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_BUSY, "the node is not running");
-		else {
-			set_not_active_error (self, &error);
-			g_task_return_error (task, g_steal_pointer (&error));
-		}
-		return;
-	}
-	if (self->replication_full) {
-		g_free (result);
-		g_task_return_new_error (task, TANDEM_ERROR, TANDEM_ERROR_BUSY,
-					 "the passive node is too far behind: retry later");
-		return;
-	}
-	if (!tandem_pipeline_ingest (self->pipeline, stream, events, event_ids, idempotency_key, &result->first_seq,
-				     &result->n_new, &error)) {
+	if (!tandem_node_accept (self, stream, events, event_ids, idempotency_key, &result->first_seq,
+				 &result->n_new, &ack_seq, &error)) {
 		g_free (result);
 		g_task_return_error (task, g_steal_pointer (&error));
 		return;
 	}
-	/* the events of the batch, new ones and repeats acknowledged again,
-	 * have seqs up to the last one given out */
-	last = tandem_pipeline_get_last_seq (self->pipeline);
-	if (self->durable != NULL) {
-		/* published (so held by an in-sync passive) and committed by
-		 * the event stores */
-		GTask *inner = g_task_new (self, NULL, durable_cb, g_object_ref (task));
-
-		g_object_set_data_full (G_OBJECT (inner), "tandem-result", result, g_free);
-		tandem_durable_wait (self->durable, last, inner);
-		g_object_unref (inner);
-		return;
-	}
-	if (self->replication != NULL && tandem_replication_must_wait (self->replication)) {
-		GTask *inner = g_task_new (self, NULL, replicated_cb, g_object_ref (task));
-
-		g_object_set_data_full (G_OBJECT (inner), "tandem-result", result, g_free);
-		tandem_replication_wait (self->replication, last, inner);
-		g_object_unref (inner);
-		return;
-	}
-	g_task_return_pointer (task, result, g_free);
+	g_task_set_task_data (task, result, g_free);
+	tandem_node_wait_acknowledged_async (self, ack_seq, NULL, ingest_acknowledged_cb, g_object_ref (task));
 }
 
 /**

@@ -88,6 +88,24 @@ gboolean tandem_node_ingest_finish (TandemNode *self,
 				    guint64 *first_seq,
 				    guint *n_new,
 				    GError **error);
+TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_accept (TandemNode *self,
+			     const char *stream,
+			     GPtrArray *events,
+			     const char *const *event_ids,
+			     const char *idempotency_key,
+			     guint64 *first_seq,
+			     guint *n_new,
+			     guint64 *ack_seq,
+			     GError **error);
+TANDEM_AVAILABLE_IN_ALL
+void tandem_node_wait_acknowledged_async (TandemNode *self,
+					  guint64 ack_seq,
+					  GCancellable *cancellable,
+					  GAsyncReadyCallback callback,
+					  gpointer user_data);
+TANDEM_AVAILABLE_IN_ALL
+gboolean tandem_node_wait_acknowledged_finish (TandemNode *self, GAsyncResult *result, GError **error);
 
 TANDEM_AVAILABLE_IN_ALL
 JsonNode *tandem_node_dup_status (TandemNode *self);
