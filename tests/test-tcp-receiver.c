@@ -599,6 +599,40 @@ test_pipelined (void)
 	node_stop (node);
 }
 
+/* ack = durable: every batch waits for the event store's commit after it
+ * is sequenced, and the receiver hands the next ones over meanwhile; the
+ * ACKs still come in request order, each with its batch's first seq */
+static void
+test_pipelined_durable (void)
+{
+	g_autoptr (Node) node = node_start (plan_basic, NULL,
+					    "\n[cluster]\nack = durable\n\n[store.db]\nplugin = gda\n");
+	g_autoptr (GSocket) socket = client_connect (node);
+	g_autoptr (GByteArray) buf = g_byte_array_new ();
+	g_autoptr (GArray) outputs = NULL;
+	g_autofree char *log = NULL;
+	const char *const load[] = { "--stream=S", "--types=long,int", "--events=5000", "--batch=50",
+				     "--window=16", "--connections=2", "--first=200", "--timeout=60",
+				     NULL };
+	g_autofree char *out = NULL;
+
+	for (guint b = 0; b < 40; b++)
+		put_s_frame (buf, 100 + b, NULL, b * 5, 5);
+	client_send_buf (socket, buf);
+	for (guint b = 0; b < 40; b++)
+		expect_ack (socket, 100 + b, 1 + b * 5, 5, 5);
+	outputs = wait_outputs (node, "count", 200, 10);
+	assert_each_once (outputs, 200);
+	out = run_tcp_load (node, load);
+	g_assert_nonnull (strstr (out, "acked=5000 new=5000 seq_min=201 seq_max=5200 "));
+	g_clear_pointer (&outputs, g_array_unref);
+	outputs = wait_outputs (node, "count", 5200, 30);
+	assert_each_once (outputs, 5200);
+	node_stop (node);
+	log = tandem_test_read_text (node->daemon->log_path);
+	g_assert_nonnull (strstr (log, "[store.db]: writing to SQLite database"));
+}
+
 static void
 test_idempotency_key (void)
 {
@@ -1085,10 +1119,16 @@ main (int argc, char **argv)
 	plugin_dir = tandem_test_make_tmpdir ("tandem-test-tcp-plugins-XXXXXX");
 	copy = tandem_test_copy_module (g_getenv ("TANDEM_TEST_TCP_PLUGIN_DIR"), "tandem-tcp-receiver.so",
 					plugin_dir, NULL, 0755);
+	g_free (copy);
+	/* the event store of ack = durable */
+	g_assert_nonnull (g_getenv ("TANDEM_TEST_GDA_STORE_DIR"));
+	copy = tandem_test_copy_module (g_getenv ("TANDEM_TEST_GDA_STORE_DIR"), "tandem-gda-store.so", plugin_dir,
+					NULL, 0755);
 
 	g_test_add_func ("/tcp-receiver/frame-example", test_frame_example);
 	g_test_add_func ("/tcp-receiver/batches", test_batches);
 	g_test_add_func ("/tcp-receiver/pipelined", test_pipelined);
+	g_test_add_func ("/tcp-receiver/pipelined-durable", test_pipelined_durable);
 	g_test_add_func ("/tcp-receiver/idempotency-key", test_idempotency_key);
 	g_test_add_func ("/tcp-receiver/corrupt-frames", test_corrupt_frames);
 	g_test_add_func ("/tcp-receiver/streams-key", test_streams_key);

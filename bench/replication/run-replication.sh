@@ -30,10 +30,9 @@
 # build/bench/tcp-load drives the tcp receiver of the single node in (a), of
 # the ACTIVE node in (b)-(e), of the passive in (f): frames of BATCH (100)
 # events, WINDOW frames in flight on each of CONNS connections.  (The
-# receiver hands a connection's batches to the node one at a time, the next
-# once the previous one is acknowledged: with ack = replicated a connection
-# has one batch waiting for the passive at a time, and the concurrency comes
-# from CONNS; WINDOW keeps the next frames decoded and ready.)  tcp-load
+# receiver hands a connection's batches to the node as they come, without
+# waiting for the acknowledgement of the one before, and answers them in
+# order; a passive that forwards, in (f), one at a time.)  tcp-load
 # sends a fixed number of events: a warm-up run of
 # WARMUP_EVENTS measures the rate, then each of RUNS measured runs sends about
 # DURATION seconds' worth at that rate.  The figure of a case is the median

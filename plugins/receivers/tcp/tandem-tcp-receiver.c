@@ -9,9 +9,13 @@
  *
  * Everything runs on the main loop.  Each connection reads with
  * g_input_stream_read_async() into its own buffer, decodes whole frames into
- * batches, and ingests its batches one after the other, so that the events
- * of one connection keep their order and its ACKs come back in request
- * order.  Reading stops (the data waits in the kernel, and the client's
+ * batches, and hands its batches to the node in order (tandem_node_accept()
+ * sequences each at once), so that the events of one connection keep their
+ * order.  It does not wait for a batch's acknowledgement (with ack =
+ * replicated or durable, the passive or the event store) before handing
+ * over the next one; the ACKs go out in request order as the waits end.  A
+ * passive node forwards batches to the active: then one at a time, once
+ * every batch before is acknowledged.  Reading stops (the data waits in the kernel, and the client's
  * writes block when its buffers are full) while:
  *
  * - the node paused the receiver because its ingest queue is full;
@@ -96,10 +100,14 @@ typedef struct {
 	gboolean eof;
 	gint64 last_activity;
 
-	/* batches decoded and not acknowledged, in request order; the head one
-	 * is at the node while ingesting */
+	/* batches decoded and not handed to the node yet, in request order
+	 * (the head one is at the node while ingesting: forwarded by a
+	 * passive, one at a time) */
 	GQueue batches;
-	gsize pending_bytes;
+	/* batches the node accepted, waiting for their acknowledgement, in
+	 * request order (of Waiting) */
+	GQueue waiting;
+	gsize pending_bytes; /* of both */
 	gboolean ingesting;
 	guint retry_source;
 	guint retry_ms;
@@ -169,6 +177,30 @@ static void conn_progress (Conn *conn);
 
 /* --- batches and connections ----------------------------------------------- */
 
+/* A batch the node accepted (tandem_node_accept()), until it may be
+ * acknowledged: owned by the connection's waiting queue and by the wait
+ * running for it */
+typedef struct {
+	gint refs;
+	Batch *batch;
+	guint64 first_seq;
+	guint n_new;
+	gboolean done;
+	GError *error;
+} Waiting;
+
+static void batch_free (Batch *batch);
+
+static void
+waiting_unref (Waiting *w)
+{
+	if (--w->refs > 0)
+		return;
+	batch_free (w->batch);
+	g_clear_error (&w->error);
+	g_free (w);
+}
+
 static void
 batch_free (Batch *batch)
 {
@@ -197,6 +229,7 @@ conn_unref (Conn *conn)
 	if (--conn->ref_count > 0)
 		return;
 	g_queue_clear_full (&conn->batches, (GDestroyNotify) batch_free);
+	g_queue_clear_full (&conn->waiting, (GDestroyNotify) waiting_unref);
 	/* every operation held a reference: none is pending now */
 	g_io_stream_close (G_IO_STREAM (conn->connection), NULL, NULL);
 	g_object_unref (conn->connection);
@@ -234,6 +267,7 @@ conn_new (TandemTcpReceiver *receiver, GSocketConnection *connection)
 	conn->out_buf = g_byte_array_sized_new (256);
 	conn->out_flight = g_byte_array_sized_new (256);
 	g_queue_init (&conn->batches);
+	g_queue_init (&conn->waiting);
 	/* ACKs are small and a client waits for them */
 	g_socket_set_option (conn->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
 	return conn;
@@ -269,6 +303,7 @@ conn_close (Conn *conn)
 	g_cancellable_cancel (conn->cancellable);
 	g_socket_shutdown (conn->socket, TRUE, TRUE, NULL);
 	g_queue_clear_full (&conn->batches, (GDestroyNotify) batch_free);
+	g_queue_clear_full (&conn->waiting, (GDestroyNotify) waiting_unref);
 	conn->pending_bytes = 0;
 	conn->receiver = NULL;
 	if (conn->serving)
@@ -762,6 +797,94 @@ on_retry (gpointer user_data)
 	return G_SOURCE_REMOVE;
 }
 
+/* A request refused, or whose acknowledgement failed: nothing decoded
+ * after it is handed to the node, and the ERROR frame naming it follows
+ * the ACKs of the requests before it (those still waiting too) */
+static void
+conn_refused (Conn *conn, guint32 request_id, const GError *error)
+{
+	TandemTcpErrorCode code = TANDEM_TCP_ERROR_INTERNAL;
+	Batch *batch;
+
+	while ((batch = g_queue_pop_head (&conn->batches)) != NULL) {
+		conn->pending_bytes -= batch->wire_bytes;
+		batch_free (batch);
+	}
+	if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT))
+		code = TANDEM_TCP_ERROR_INVALID_EVENT;
+	else if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_BUSY))
+		code = TANDEM_TCP_ERROR_UNAVAILABLE;
+	conn_fail (conn, request_id, code, "request %u: %s", request_id, error->message);
+}
+
+/* The head batches whose acknowledgement came, in request order */
+static void
+conn_answer_waiting (Conn *conn)
+{
+	Waiting *w;
+
+	while ((w = g_queue_peek_head (&conn->waiting)) != NULL && w->done) {
+		g_queue_pop_head (&conn->waiting);
+		conn->pending_bytes -= w->batch->wire_bytes;
+		if (w->error != NULL) {
+			guint32 request_id = w->batch->request_id;
+			g_autoptr (GError) error = g_steal_pointer (&w->error);
+
+			waiting_unref (w);
+			/* the requests after it are not answered either (when
+			 * the node lost its role, their waits failed too) */
+			while ((w = g_queue_pop_head (&conn->waiting)) != NULL) {
+				conn->pending_bytes -= w->batch->wire_bytes;
+				waiting_unref (w);
+			}
+			conn_refused (conn, request_id, error);
+			return;
+		}
+		tandem_tcp_put_ack (conn->out_buf, w->batch->request_id, w->first_seq, w->batch->count,
+				    w->n_new);
+		conn->last_activity = g_get_monotonic_time ();
+		waiting_unref (w);
+	}
+}
+
+typedef struct {
+	Conn *conn;
+	Waiting *w;
+} WaitData;
+
+static void
+on_acknowledged (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+	WaitData *d = user_data;
+	g_autoptr (Conn) conn = d->conn;
+	Waiting *w = d->w;
+
+	g_free (d);
+	w->done = TRUE;
+	if (!tandem_node_wait_acknowledged_finish (TANDEM_NODE (source), result, &w->error))
+		g_debug ("%s: request %u: %s", conn->peer, w->batch->request_id, w->error->message);
+	if (conn->state == CONN_OPEN) {
+		conn_answer_waiting (conn);
+		conn_progress (conn);
+	}
+	waiting_unref (w);
+}
+
+/* A batch refused as busy: kept; the node resumes the receiver when it has
+ * room; if it did already, try again a little later */
+static void
+conn_retry_later (Conn *conn, const GError *error)
+{
+	g_debug ("%s: request %u: %s; will retry", conn->peer,
+		 ((Batch *) g_queue_peek_head (&conn->batches))->request_id, error->message);
+	if (!receiver_paused (conn)) {
+		conn->retry_ms = CLAMP (conn->retry_ms * 2, RETRY_MIN_MS, RETRY_MAX_MS);
+		conn->retry_source = g_timeout_add_full (G_PRIORITY_DEFAULT, conn->retry_ms, on_retry,
+							 conn_ref (conn), (GDestroyNotify) conn_unref);
+	}
+}
+
+/* A passive's forwarded batch was answered */
 static void
 on_ingested (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -777,32 +900,14 @@ on_ingested (GObject *source, GAsyncResult *result, gpointer user_data)
 	if (conn->state != CONN_OPEN)
 		return;
 	if (!ok && g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_BUSY)) {
-		/* keep the batch: the node resumes the receiver when it has room;
-		 * if it did already, try again a little later */
-		g_debug ("%s: request %u: %s; will retry", conn->peer,
-			 ((Batch *) g_queue_peek_head (&conn->batches))->request_id,
-			 error->message);
-		if (!receiver_paused (conn)) {
-			conn->retry_ms = CLAMP (conn->retry_ms * 2, RETRY_MIN_MS, RETRY_MAX_MS);
-			conn->retry_source =
-				g_timeout_add_full (G_PRIORITY_DEFAULT, conn->retry_ms, on_retry,
-						    conn_ref (conn), (GDestroyNotify) conn_unref);
-		}
+		conn_retry_later (conn, error);
 		return;
 	}
 	batch = g_queue_pop_head (&conn->batches);
 	conn->pending_bytes -= batch->wire_bytes;
 	conn->retry_ms = 0;
 	if (!ok) {
-		/* nothing after the failed request is ingested */
-		g_queue_clear_full (&conn->batches, (GDestroyNotify) batch_free);
-		conn->pending_bytes = 0;
-		if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_INVALID_EVENT))
-			conn_fail (conn, batch->request_id, TANDEM_TCP_ERROR_INVALID_EVENT,
-				   "request %u: %s", batch->request_id, error->message);
-		else
-			conn_fail (conn, batch->request_id, TANDEM_TCP_ERROR_INTERNAL,
-				   "request %u: %s", batch->request_id, error->message);
+		conn_refused (conn, batch->request_id, error);
 	} else {
 		tandem_tcp_put_ack (conn->out_buf, batch->request_id, first_seq, batch->count,
 				    n_new);
@@ -811,19 +916,55 @@ on_ingested (GObject *source, GAsyncResult *result, gpointer user_data)
 	conn_progress (conn);
 }
 
-/* Hands the head batch to the node, unless one is there already. */
+/* Hands the batches to the node in order: each is sequenced at once, and
+ * the next follows without waiting for the acknowledgement of the one
+ * before (which, with ack = replicated or durable, waits for the passive
+ * or the event store).  A passive node forwards: it takes one batch at a
+ * time, and only once every batch before it is acknowledged. */
 static void
 conn_ingest (Conn *conn)
 {
-	Batch *batch = g_queue_peek_head (&conn->batches);
+	TandemNode *node = conn->receiver->node;
+	Batch *batch;
 
-	if (batch == NULL || conn->ingesting || conn->retry_source != 0 || receiver_paused (conn))
-		return;
-	conn->ingesting = TRUE;
-	tandem_node_ingest_async (conn->receiver->node,
-				  tandem_stream_definition_get_name (batch->def), batch->events,
-				  (const char *const *) batch->ids, batch->key, NULL, on_ingested,
-				  conn_ref (conn));
+	while ((batch = g_queue_peek_head (&conn->batches)) != NULL && !conn->ingesting &&
+	       conn->retry_source == 0 && !receiver_paused (conn) && conn->waiting.length < MAX_UNACKED) {
+		g_autoptr (GError) error = NULL;
+		guint64 ack_seq = 0;
+		Waiting *w;
+		WaitData *d;
+
+		w = g_new0 (Waiting, 1);
+		if (!tandem_node_accept (node, tandem_stream_definition_get_name (batch->def), batch->events,
+					 (const char *const *) batch->ids, batch->key, &w->first_seq, &w->n_new,
+					 &ack_seq, &error)) {
+			g_free (w);
+			if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED)) {
+				if (!g_queue_is_empty (&conn->waiting))
+					return; /* again once those are answered */
+				conn->ingesting = TRUE;
+				tandem_node_ingest_async (node, tandem_stream_definition_get_name (batch->def),
+							  batch->events, (const char *const *) batch->ids,
+							  batch->key, NULL, on_ingested, conn_ref (conn));
+			} else if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_BUSY)) {
+				conn_retry_later (conn, error);
+			} else {
+				guint32 request_id = batch->request_id;
+
+				conn_refused (conn, request_id, error);
+			}
+			return;
+		}
+		g_queue_pop_head (&conn->batches);
+		conn->retry_ms = 0;
+		w->refs = 2;
+		w->batch = batch;
+		g_queue_push_tail (&conn->waiting, w);
+		d = g_new0 (WaitData, 1);
+		d->conn = conn_ref (conn);
+		d->w = w;
+		tandem_node_wait_acknowledged_async (node, ack_seq, NULL, on_acknowledged, d);
+	}
 }
 
 /* --- input ----------------------------------------------------------------- */
@@ -868,7 +1009,8 @@ conn_read (Conn *conn)
 	TandemTcpReceiver *self = conn->receiver;
 
 	if (conn->reading || conn->eof || conn->failed || receiver_paused (conn) ||
-	    conn->batches.length >= MAX_UNACKED || conn->pending_bytes >= MAX_PENDING_BYTES ||
+	    conn->batches.length + conn->waiting.length >= MAX_UNACKED ||
+	    conn->pending_bytes >= MAX_PENDING_BYTES ||
 	    conn->out_buf->len + conn->out_flight->len >= OUT_HIGH_WATER)
 		return;
 	if (conn->cap - conn->end < MIN_READ && conn->start > 0) {
@@ -897,7 +1039,8 @@ conn_progress (Conn *conn)
 		return;
 	conn_decode (conn);
 	conn_ingest (conn);
-	if ((conn->failed || conn->eof) && !conn->ingesting && g_queue_is_empty (&conn->batches)) {
+	if ((conn->failed || conn->eof) && !conn->ingesting && g_queue_is_empty (&conn->batches) &&
+	    g_queue_is_empty (&conn->waiting)) {
 		/* every request before the end is acknowledged */
 		if (conn->failed && !conn->error_queued) {
 			tandem_tcp_put_error (conn->out_buf, conn->error_request, conn->error_code,
@@ -927,7 +1070,8 @@ on_idle_timeout (gpointer user_data)
 	Conn *conn = user_data;
 	guint timeout = conn->receiver->idle_timeout;
 	gint64 idle_s = (g_get_monotonic_time () - conn->last_activity) / G_USEC_PER_SEC;
-	gboolean busy = conn->ingesting || !g_queue_is_empty (&conn->batches) || conn->writing ||
+	gboolean busy = conn->ingesting || !g_queue_is_empty (&conn->batches) ||
+			!g_queue_is_empty (&conn->waiting) || conn->writing ||
 			conn->out_buf->len > 0 || receiver_paused (conn);
 
 	conn->idle_source = 0;
