@@ -15,7 +15,9 @@
  * replicated or durable, the passive or the event store) before handing
  * over the next one; the ACKs go out in request order as the waits end.  A
  * passive node forwards batches to the active: then one at a time, once
- * every batch before is acknowledged.  Reading stops (the data waits in the kernel, and the client's
+ * every batch before is acknowledged.
+ *
+ * Reading stops (the data waits in the kernel, and the client's
  * writes block when its buffers are full) while:
  *
  * - the node paused the receiver because its ingest queue is full;
@@ -940,31 +942,38 @@ conn_ingest (Conn *conn)
 					 &ack_seq, &error)) {
 			g_free (w);
 			if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED)) {
-				if (!g_queue_is_empty (&conn->waiting))
-					return; /* again once those are answered */
-				conn->ingesting = TRUE;
-				tandem_node_ingest_async (node, tandem_stream_definition_get_name (batch->def),
-							  batch->events, (const char *const *) batch->ids,
-							  batch->key, NULL, on_ingested, conn_ref (conn));
+				/* (once those before are answered) */
+				if (g_queue_is_empty (&conn->waiting)) {
+					conn->ingesting = TRUE;
+					tandem_node_ingest_async (node, tandem_stream_definition_get_name (batch->def),
+								  batch->events, (const char *const *) batch->ids,
+								  batch->key, NULL, on_ingested, conn_ref (conn));
+				}
 			} else if (g_error_matches (error, TANDEM_ERROR, TANDEM_ERROR_BUSY)) {
 				conn_retry_later (conn, error);
 			} else {
-				guint32 request_id = batch->request_id;
-
-				conn_refused (conn, request_id, error);
+				conn_refused (conn, batch->request_id, error);
 			}
-			return;
+			break;
 		}
 		g_queue_pop_head (&conn->batches);
 		conn->retry_ms = 0;
-		w->refs = 2;
 		w->batch = batch;
 		g_queue_push_tail (&conn->waiting, w);
+		if (tandem_node_acks_at_acceptance (node)) {
+			/* nothing to wait for (a node without HA, ack = local):
+			 * answered below, behind those still waiting */
+			w->refs = 1;
+			w->done = TRUE;
+			continue;
+		}
+		w->refs = 2;
 		d = g_new0 (WaitData, 1);
 		d->conn = conn_ref (conn);
 		d->w = w;
 		tandem_node_wait_acknowledged_async (node, ack_seq, NULL, on_acknowledged, d);
 	}
+	conn_answer_waiting (conn);
 }
 
 /* --- input ----------------------------------------------------------------- */
