@@ -32,6 +32,7 @@
 
 typedef struct {
 	guint64 last_seq;
+	gint64 deadline_us; /* monotonic */
 	GTask *task;
 } Waiter;
 
@@ -44,6 +45,8 @@ struct _TandemDurable {
 
 	/* main thread only */
 	GQueue waiters; /* of Waiter, by last_seq */
+	guint timeout_ms;
+	GSource *timer; /* the earliest deadline of the waiters */
 
 	/* shared with the thread */
 	GMutex lock;
@@ -172,11 +175,12 @@ durable_thread (gpointer data)
 }
 
 TandemDurable *
-tandem_durable_new (TandemPipeline *pipeline, GPtrArray *stores)
+tandem_durable_new (TandemPipeline *pipeline, GPtrArray *stores, guint timeout_ms)
 {
 	TandemDurable *self = g_new0 (TandemDurable, 1);
 
 	self->pipeline = pipeline;
+	self->timeout_ms = timeout_ms;
 	self->stores = g_ptr_array_new_with_free_func (g_object_unref);
 	for (guint i = 0; i < stores->len; i++)
 		g_ptr_array_add (self->stores, g_object_ref (g_ptr_array_index (stores, i)));
@@ -214,6 +218,10 @@ tandem_durable_free (TandemDurable *self)
 	/* a flush waiting for a database that is down gives up */
 	g_cancellable_cancel (self->cancellable);
 	g_thread_join (self->thread);
+	if (self->timer != NULL) {
+		g_source_destroy (self->timer);
+		g_source_unref (self->timer);
+	}
 	if (self->notify != NULL) {
 		g_source_destroy (self->notify);
 		g_source_unref (self->notify);
@@ -228,6 +236,63 @@ tandem_durable_free (TandemDurable *self)
 	g_main_context_unref (self->context);
 	g_ptr_array_unref (self->stores);
 	g_free (self);
+}
+
+static gboolean on_timer (gpointer data);
+
+/* main thread: a timer for the earliest deadline of the waiters, if any */
+static void
+arm_timer (TandemDurable *self)
+{
+	gint64 earliest = G_MAXINT64;
+
+	if (self->timer != NULL) {
+		g_source_destroy (self->timer);
+		g_clear_pointer (&self->timer, g_source_unref);
+	}
+	for (GList *l = self->waiters.head; l != NULL; l = l->next)
+		earliest = MIN (earliest, ((Waiter *) l->data)->deadline_us);
+	if (earliest == G_MAXINT64)
+		return;
+	self->timer = g_timeout_source_new ((guint) CLAMP ((earliest - g_get_monotonic_time ()) / 1000 + 1, 1,
+							    G_MAXUINT));
+	g_source_set_callback (self->timer, on_timer, self, NULL);
+	g_source_set_static_name (self->timer, "[tandem] durable acknowledgement timeout");
+	g_source_attach (self->timer, self->context);
+}
+
+/* main thread: waiters the event stores did not answer in time (a
+ * database that is down: the store writer keeps trying) */
+static gboolean
+on_timer (gpointer data)
+{
+	TandemDurable *self = data;
+	gint64 now = g_get_monotonic_time ();
+	GList *l = self->waiters.head;
+	guint failed = 0;
+
+	g_clear_pointer (&self->timer, g_source_unref);
+	while (l != NULL) {
+		GList *next = l->next;
+		Waiter *w = l->data;
+
+		if (w->deadline_us <= now) {
+			g_queue_delete_link (&self->waiters, l);
+			waiter_finish (w, g_error_new (TANDEM_ERROR, TANDEM_ERROR_TIMED_OUT,
+						       "the event store did not confirm the events within %u ms (it "
+						       "may be unavailable); they may be kept: send them again with "
+						       "the same event ids",
+						       self->timeout_ms));
+			failed++;
+		}
+		l = next;
+	}
+	if (failed > 0)
+		g_warning ("Acknowledgements (ack = durable): %u request(s) got no confirmation from the event "
+			   "store within %u ms (durable_timeout_ms)",
+			   failed, self->timeout_ms);
+	arm_timer (self);
+	return G_SOURCE_REMOVE;
 }
 
 void
@@ -250,6 +315,7 @@ tandem_durable_wait (TandemDurable *self, guint64 last_seq, GTask *task)
 
 	w = g_new0 (Waiter, 1);
 	w->last_seq = last_seq;
+	w->deadline_us = g_get_monotonic_time () + (gint64) self->timeout_ms * 1000;
 	w->task = g_object_ref (task);
 	/* by seq: nearly always the last (a repeat acknowledged again may
 	 * wait for an older seq) */
@@ -260,6 +326,8 @@ tandem_durable_wait (TandemDurable *self, guint64 last_seq, GTask *task)
 		g_queue_push_head (&self->waiters, w);
 	else
 		g_queue_insert_after (&self->waiters, after, w);
+	if (self->timer == NULL)
+		arm_timer (self);
 }
 
 guint64

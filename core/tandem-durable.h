@@ -12,8 +12,9 @@ G_BEGIN_DECLS
 
 typedef struct _TandemDurable TandemDurable;
 
-/* @stores: the stores that keep raw events (each is flushed) */
-TandemDurable *tandem_durable_new (TandemPipeline *pipeline, GPtrArray *stores);
+/* @stores: the stores that keep raw events (each is flushed); a waiter
+ * not answered within @timeout_ms fails with TANDEM_ERROR_TIMED_OUT */
+TandemDurable *tandem_durable_new (TandemPipeline *pipeline, GPtrArray *stores, guint timeout_ms);
 /* Fails what still waits with TANDEM_ERROR_BUSY and stops the thread */
 void tandem_durable_free (TandemDurable *self);
 /* Main thread: @task returns TRUE once the events up to @last_seq are

@@ -1276,7 +1276,7 @@ tandem_node_start (TandemNode *self, GError **error)
 			if (tandem_store_get_role (g_ptr_array_index (stores, i)) & TANDEM_STORE_ROLE_EVENTS)
 				g_ptr_array_add (event_stores, g_ptr_array_index (stores, i));
 		}
-		self->durable = tandem_durable_new (self->pipeline, event_stores);
+		self->durable = tandem_durable_new (self->pipeline, event_stores, self->ha_config.durable_timeout_ms);
 	}
 	for (guint i = 0; i < self->plugins->len; i++) {
 		TandemPlugin *plugin = g_ptr_array_index (self->plugins, i);

@@ -636,6 +636,63 @@ test_durable_ack_waits_for_flush (void)
 	tandem_test_rm_rf (dir);
 }
 
+/* ack = durable with an event store that does not confirm (a database
+ * that hangs): the request fails with TIMED_OUT after durable_timeout_ms,
+ * and stopping the node does not wait for the store */
+static void
+test_durable_ack_times_out (void)
+{
+	g_autofree char *dir = make_tmpdir ();
+	g_autofree char *plan = g_build_filename (dir, "p.siddhiql", NULL);
+	g_autofree char *text = NULL;
+	g_autofree char *state = g_build_filename (dir, "state", NULL);
+	g_autoptr(TandemNode) node = NULL;
+	g_autoptr(GPtrArray) batch = NULL;
+	const char *symbols[] = { "A" };
+	const double prices[] = { 1.0 };
+	GLogLevelFlags old_fatal;
+	DurableWait w = { 0 };
+	g_autoptr(GError) error = NULL;
+	gint64 start, took;
+
+	g_file_set_contents (plan, "define stream Stocks (symbol string, price double);\n"
+				   "from Stocks select symbol insert into O;\n", -1, &error);
+	g_assert_no_error (error);
+	w.trace = g_build_filename (dir, "trace", NULL);
+	text = g_strdup_printf ("[cluster]\nack = durable\ndurable_timeout_ms = 200\n[engine]\nplans = %s\n"
+				"[store.raw]\nplugin = fixture-store\nrole = events\ntrace_file = %s\n"
+				"flush_delay_ms = 600000\n",
+				plan, w.trace);
+	node = node_from (text, state);
+	g_assert_true (tandem_node_configure (node, &error));
+	g_assert_no_error (error);
+	g_assert_true (tandem_node_open_state (node, &error));
+	g_assert_true (tandem_node_start (node, &error));
+	g_assert_no_error (error);
+	batch = stock_events (node, symbols, prices, 1);
+	/* the timeout is also logged as a warning */
+	old_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+	start = g_get_monotonic_time ();
+	tandem_node_ingest_async (node, "Stocks", batch, NULL, NULL, NULL, on_durable, &w);
+	while (!w.done)
+		g_main_context_iteration (NULL, TRUE);
+	took = g_get_monotonic_time () - start;
+	g_assert_false (w.ok);
+	g_assert_error (w.error, TANDEM_ERROR, TANDEM_ERROR_TIMED_OUT);
+	g_assert_nonnull (strstr (w.error->message, "did not confirm the events within 200 ms"));
+	g_assert_cmpint (took, >=, 200 * 1000);
+	g_assert_cmpint (took, <, 5 * G_USEC_PER_SEC);
+	/* the flush still runs: stopping cancels it */
+	start = g_get_monotonic_time ();
+	tandem_node_stop (node);
+	g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+	g_log_set_always_fatal (old_fatal);
+	g_clear_error (&w.error);
+	g_free (w.trace_at_answer);
+	g_free (w.trace);
+	tandem_test_rm_rf (dir);
+}
+
 static void
 test_sequence_survives_restarts (void)
 {
@@ -736,6 +793,7 @@ main (int argc, char **argv)
 	g_test_add_func ("/node/sequence-survives-restarts", test_sequence_survives_restarts);
 	g_test_add_func ("/node/stores-get-events-and-outputs", test_stores_get_events_and_outputs);
 	g_test_add_func ("/node/durable-ack-waits-for-flush", test_durable_ack_waits_for_flush);
+	g_test_add_func ("/node/durable-ack-times-out", test_durable_ack_times_out);
 
 	rc = g_test_run ();
 	tandem_test_rm_rf (plugin_dir);

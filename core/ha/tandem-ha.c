@@ -106,6 +106,7 @@ tandem_ha_config_init (TandemHaConfig *config)
 	memset (config, 0, sizeof *config);
 	config->arbiter = TANDEM_HA_ARBITER_STORE;
 	config->lease_ttl_ms = 3000;
+	config->durable_timeout_ms = 30000;
 }
 
 void
@@ -140,7 +141,12 @@ tandem_ha_config_parse (TandemHaConfig *config, TandemConfigSection *section, GS
 	g_auto(GValue) renew = G_VALUE_INIT;
 	g_auto(GValue) margin = G_VALUE_INIT;
 	g_auto(GValue) ack = G_VALUE_INIT;
+	g_auto(GValue) durable_timeout = G_VALUE_INIT;
 
+	if (lookup (section,
+		    g_param_spec_uint ("durable_timeout_ms", NULL, NULL, 100, 3600000, 30000, G_PARAM_READWRITE),
+		    &durable_timeout, errors))
+		config->durable_timeout_ms = g_value_get_uint (&durable_timeout);
 	if (lookup (section, g_param_spec_string ("key_file", NULL, NULL, NULL, G_PARAM_READWRITE), &key_file,
 		    errors)) {
 		g_free (config->key_file);

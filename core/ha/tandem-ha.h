@@ -29,6 +29,7 @@ typedef struct {
 	guint fence_margin_ms;
 	gboolean ack_local;   /* ack = local: acknowledge without waiting for the passive */
 	gboolean ack_durable; /* ack = durable: also wait for the event store's commit */
+	guint durable_timeout_ms; /* ... at most this long */
 	/* where the keys are, for messages */
 	char *key_file_origin;
 	char *arbiter_origin;

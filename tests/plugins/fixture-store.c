@@ -5,7 +5,8 @@
  * A store that stores nothing.  `trace_file` records its lifecycle, every
  * flush, and every append as `events NAME STREAM FIRST-LAST` or
  * `output NAME PLAN/QUERY SEQ.INDEX KIND VALUES` (see fixture-trace.h).
- * With `flush_error`, every flush fails with that message.
+ * With `flush_error`, every flush fails with that message; with
+ * `flush_delay_ms`, every flush takes that long (unless cancelled).
  */
 #include <tandem.h>
 
@@ -19,6 +20,7 @@ struct _FixtureStore {
 
 	char *trace_file;
 	char *flush_error;
+	guint flush_delay_ms;
 };
 
 G_DEFINE_DYNAMIC_TYPE (FixtureStore, fixture_store, TANDEM_TYPE_STORE)
@@ -27,6 +29,7 @@ enum {
 	PROP_0,
 	PROP_TRACE_FILE,
 	PROP_FLUSH_ERROR,
+	PROP_FLUSH_DELAY_MS,
 	N_PROPS,
 };
 
@@ -73,6 +76,12 @@ fixture_store_flush (TandemStore *store, GCancellable *cancellable, GError **err
 {
 	FixtureStore *self = FIXTURE_STORE (store);
 
+	for (gint64 end = g_get_monotonic_time () + (gint64) self->flush_delay_ms * 1000;
+	     g_get_monotonic_time () < end;) {
+		if (g_cancellable_set_error_if_cancelled (cancellable, error))
+			return FALSE;
+		g_usleep (10 * 1000);
+	}
 	if (g_cancellable_set_error_if_cancelled (cancellable, error))
 		return FALSE;
 	if (self->flush_error != NULL) {
@@ -96,6 +105,9 @@ fixture_store_get_property (GObject *object, guint prop_id, GValue *value, GPara
 	case PROP_FLUSH_ERROR:
 		g_value_set_string (value, self->flush_error);
 		break;
+	case PROP_FLUSH_DELAY_MS:
+		g_value_set_uint (value, self->flush_delay_ms);
+		break;
 	default:
 		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 	}
@@ -114,6 +126,9 @@ fixture_store_set_property (GObject *object, guint prop_id, const GValue *value,
 	case PROP_FLUSH_ERROR:
 		g_free (self->flush_error);
 		self->flush_error = g_value_dup_string (value);
+		break;
+	case PROP_FLUSH_DELAY_MS:
+		self->flush_delay_ms = g_value_get_uint (value);
 		break;
 	default:
 		G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -194,6 +209,9 @@ fixture_store_class_init (FixtureStoreClass *klass)
 	props[PROP_FLUSH_ERROR] =
 		g_param_spec_string ("flush-error", NULL, "When set, every flush fails with this message", NULL,
 				     TANDEM_PARAM_CONFIG | G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+	props[PROP_FLUSH_DELAY_MS] =
+		g_param_spec_uint ("flush-delay-ms", NULL, "How long every flush takes", 0, 600000, 0,
+				   TANDEM_PARAM_CONFIG | G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
 
 	g_object_class_install_properties (object_class, N_PROPS, props);
 }
