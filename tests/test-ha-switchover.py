@@ -278,6 +278,9 @@ def test_switchover_aborted():
                     # the status shows the drain while it lasts
                     sw = ha.wait_for("the drain in the status", lambda: a.status()["switchover"])
                     assert sw["to"] == "node-b" and sw["draining"] is True and sw["up_to_seq"] >= 20, sw
+                    p = subprocess.run([TANDEMCTL, "status", "--url", "http://127.0.0.1:%d" % a.api_port],
+                                       capture_output=True, text=True, timeout=30)
+                    assert p.returncode == 0 and "\nSwitchover   to node-b, " in p.stdout, p
                 t.join(60)
                 code, body, retry = answer["r"]
                 assert code == 503 and retry is not None, (code, body, retry)

@@ -502,6 +502,22 @@ print_summary (JsonObject *status)
 		else
 			print_field (_ ("Ack"), g_steal_pointer (&ack));
 	}
+	if (json_object_has_member (status, "switchover") &&
+	    JSON_NODE_HOLDS_OBJECT (json_object_get_member (status, "switchover"))) {
+		JsonObject *sw = json_object_get_object_member (status, "switchover");
+		g_autofree char *to = member_text (sw, "to");
+		g_autofree char *up_to = member_text (sw, "up_to_seq");
+		JsonNode *draining = json_object_get_member (sw, "draining");
+
+		print_field (_ ("Switchover"),
+			     g_strdup_printf (_ ("to %s, %s (the passive must hold up to seq %s)"),
+					      to != NULL ? to : "?",
+					      draining != NULL && JSON_NODE_HOLDS_VALUE (draining) &&
+							      json_node_get_boolean (draining)
+						      ? _ ("draining: new events get 503")
+						      : _ ("handing over"),
+					      up_to != NULL ? up_to : "?"));
+	}
 	if (json_object_has_member (status, "persistence") &&
 	    JSON_NODE_HOLDS_OBJECT (json_object_get_member (status, "persistence")))
 		print_persistence (json_object_get_object_member (status, "persistence"));
