@@ -569,19 +569,24 @@ test_batches (void)
 	node_stop (node);
 }
 
+/* 40 frames in one write, then tcp-load: @events in frames of @batch on
+ * @connections connections, 16 frames in flight each; every ACK in
+ * request order with its batch's first seq, every event once */
 static void
-test_pipelined (void)
+check_pipelined (Node *node, guint events, guint batch, guint connections)
 {
-	g_autoptr (Node) node = node_start (plan_basic, NULL, NULL);
 	g_autoptr (GSocket) socket = client_connect (node);
 	g_autoptr (GByteArray) buf = g_byte_array_new ();
 	g_autoptr (GArray) outputs = NULL;
 	g_autofree char *out = NULL;
-	const char *const load[] = { "--stream=S",  "--types=long,int", "--events=20000",
-				     "--batch=100", "--window=16",      "--connections=3",
-				     "--first=200", "--timeout=60",     NULL };
+	g_autofree char *events_arg = g_strdup_printf ("--events=%u", events);
+	g_autofree char *batch_arg = g_strdup_printf ("--batch=%u", batch);
+	g_autofree char *conns_arg = g_strdup_printf ("--connections=%u", connections);
+	g_autofree char *expected = g_strdup_printf ("acked=%u new=%u seq_min=201 seq_max=%u ", events, events,
+						     200 + events);
+	const char *const load[] = { "--stream=S", "--types=long,int", events_arg, batch_arg, "--window=16",
+				     conns_arg, "--first=200", "--timeout=60", NULL };
 
-	/* 40 frames in one write: 40 ACKs, in order */
 	for (guint b = 0; b < 40; b++)
 		put_s_frame (buf, 100 + b, NULL, b * 5, 5);
 	client_send_buf (socket, buf);
@@ -590,12 +595,19 @@ test_pipelined (void)
 	outputs = wait_outputs (node, "count", 200, 10);
 	assert_each_once (outputs, 200);
 
-	/* three connections, 16 frames in flight each */
 	out = run_tcp_load (node, load);
-	g_assert_nonnull (strstr (out, "acked=20000 new=20000 seq_min=201 seq_max=20200 "));
+	g_assert_nonnull (strstr (out, expected));
 	g_clear_pointer (&outputs, g_array_unref);
-	outputs = wait_outputs (node, "count", 20200, 30);
-	assert_each_once (outputs, 20200);
+	outputs = wait_outputs (node, "count", 200 + events, 30);
+	assert_each_once (outputs, 200 + events);
+}
+
+static void
+test_pipelined (void)
+{
+	g_autoptr (Node) node = node_start (plan_basic, NULL, NULL);
+
+	check_pipelined (node, 20000, 100, 3);
 	node_stop (node);
 }
 
@@ -607,27 +619,9 @@ test_pipelined_durable (void)
 {
 	g_autoptr (Node) node = node_start (plan_basic, NULL,
 					    "\n[cluster]\nack = durable\n\n[store.db]\nplugin = gda\n");
-	g_autoptr (GSocket) socket = client_connect (node);
-	g_autoptr (GByteArray) buf = g_byte_array_new ();
-	g_autoptr (GArray) outputs = NULL;
 	g_autofree char *log = NULL;
-	const char *const load[] = { "--stream=S", "--types=long,int", "--events=5000", "--batch=50",
-				     "--window=16", "--connections=2", "--first=200", "--timeout=60",
-				     NULL };
-	g_autofree char *out = NULL;
 
-	for (guint b = 0; b < 40; b++)
-		put_s_frame (buf, 100 + b, NULL, b * 5, 5);
-	client_send_buf (socket, buf);
-	for (guint b = 0; b < 40; b++)
-		expect_ack (socket, 100 + b, 1 + b * 5, 5, 5);
-	outputs = wait_outputs (node, "count", 200, 10);
-	assert_each_once (outputs, 200);
-	out = run_tcp_load (node, load);
-	g_assert_nonnull (strstr (out, "acked=5000 new=5000 seq_min=201 seq_max=5200 "));
-	g_clear_pointer (&outputs, g_array_unref);
-	outputs = wait_outputs (node, "count", 5200, 30);
-	assert_each_once (outputs, 5200);
+	check_pipelined (node, 5000, 50, 2);
 	node_stop (node);
 	log = tandem_test_read_text (node->daemon->log_path);
 	g_assert_nonnull (strstr (log, "[store.db]: writing to SQLite database"));
