@@ -562,55 +562,77 @@ on_durable (GObject *source, GAsyncResult *result, gpointer data)
 	w->done = TRUE;
 }
 
+/* A started node with `[cluster] ack = durable`, a plan on Stocks, the
+ * store [store.raw] (fixture-store keeping events, tracing to @trace, with
+ * @store_extra keys) and its state in @dir/@state_name */
+static TandemNode *
+durable_node_start (const char *dir, const char *state_name, const char *cluster_extra, const char *trace,
+		    const char *store_extra)
+{
+	g_autofree char *plan = g_build_filename (dir, "p.siddhiql", NULL);
+	g_autofree char *state = g_build_filename (dir, state_name, NULL);
+	g_autofree char *text = NULL;
+	g_autoptr(GError) error = NULL;
+	TandemNode *node;
+
+	g_file_set_contents (plan, "define stream Stocks (symbol string, price double);\n"
+				   "from Stocks select symbol insert into O;\n", -1, &error);
+	g_assert_no_error (error);
+	text = g_strdup_printf ("[cluster]\nack = durable\n%s[engine]\nplans = %s\n"
+				"[store.raw]\nplugin = fixture-store\nrole = events\ntrace_file = %s\n%s"
+				"[store.results]\nplugin = fixture-store\nrole = outputs\nflush_error = not asked\n",
+				cluster_extra, plan, trace, store_extra);
+	node = node_from (text, state);
+	g_assert_true (tandem_node_configure (node, &error));
+	g_assert_no_error (error);
+	g_assert_true (tandem_node_open_state (node, &error));
+	g_assert_true (tandem_node_start (node, &error));
+	g_assert_no_error (error);
+	return node;
+}
+
+/* tandem_node_ingest_async() of @batch, until @w says how it ended; with
+ * @warns, a warning it logs is not fatal */
+static void
+durable_ingest (TandemNode *node, GPtrArray *batch, DurableWait *w, gboolean warns)
+{
+	GLogLevelFlags old_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
+
+	g_log_set_always_fatal (warns ? G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL : old_fatal);
+	tandem_node_ingest_async (node, "Stocks", batch, NULL, NULL, NULL, on_durable, w);
+	while (!w->done)
+		g_main_context_iteration (NULL, TRUE);
+	g_log_set_always_fatal (old_fatal);
+}
+
 /* [cluster] ack = durable: the answer comes once the stores keeping events
  * flushed after the events were handed to them; a flush that fails is the
- * answer's error */
+ * answer's error (also logged as a warning) */
 static void
 test_durable_ack_waits_for_flush (void)
 {
 	g_autofree char *dir = make_tmpdir ();
-	g_autofree char *plan = g_build_filename (dir, "p.siddhiql", NULL);
 	g_autofree char *trace = g_build_filename (dir, "trace", NULL);
 	const char *symbols[] = { "A", "B", "C" };
 	const double prices[] = { 1.0, 2.0, 3.0 };
-	GLogLevelFlags old_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK);
-	g_autoptr(GError) error = NULL;
 
-	g_log_set_always_fatal (old_fatal);
-	g_file_set_contents (plan, "define stream Stocks (symbol string, price double);\n"
-				   "from Stocks select symbol insert into O;\n", -1, &error);
-	g_assert_no_error (error);
 	for (guint failing = 0; failing < 2; failing++) {
-		g_autofree char *text = g_strdup_printf (
-			"[cluster]\nack = durable\n[engine]\nplans = %s\n"
-			"[store.raw]\nplugin = fixture-store\nrole = events\ntrace_file = %s\n%s"
-			"[store.results]\nplugin = fixture-store\nrole = outputs\nflush_error = not asked\n",
-			plan, trace, failing ? "flush_error = disk on fire\n" : "");
-		g_autofree char *state = g_strdup_printf ("%s/state%u", dir, failing);
-		g_autoptr(TandemNode) node = node_from (text, state);
+		g_autofree char *state = g_strdup_printf ("state%u", failing);
+		g_autoptr(TandemNode) node = NULL;
 		g_autoptr(GPtrArray) batch = NULL;
 		g_autoptr(JsonNode) status = NULL;
+		g_autoptr(GError) error = NULL;
 		DurableWait w = { .trace = trace };
 		const char *flushed;
 
 		g_unlink (trace);
-		g_assert_true (tandem_node_configure (node, &error));
-		g_assert_no_error (error);
-		g_assert_true (tandem_node_open_state (node, &error));
-		g_assert_true (tandem_node_start (node, &error));
-		g_assert_no_error (error);
+		node = durable_node_start (dir, state, "", trace, failing ? "flush_error = disk on fire\n" : "");
 		g_assert_false (tandem_node_acks_at_acceptance (node));
 		batch = stock_events (node, symbols, prices, 3);
 		g_assert_false (tandem_node_ingest (node, "Stocks", batch, NULL, NULL, NULL, NULL, &error));
 		g_assert_error (error, TANDEM_ERROR, TANDEM_ERROR_NOT_SUPPORTED);
-		g_clear_error (&error);
 
-		/* the failure is also logged as a warning */
-		old_fatal = g_log_set_always_fatal (failing ? G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL : old_fatal);
-		tandem_node_ingest_async (node, "Stocks", batch, NULL, NULL, NULL, on_durable, &w);
-		while (!w.done)
-			g_main_context_iteration (NULL, TRUE);
-		g_log_set_always_fatal (old_fatal);
+		durable_ingest (node, batch, &w, failing);
 		status = tandem_node_dup_status (node);
 		g_assert_cmpstr (json_object_get_string_member (json_node_get_object (status), "ack"), ==,
 				 "durable");
@@ -637,45 +659,25 @@ test_durable_ack_waits_for_flush (void)
 }
 
 /* ack = durable with an event store that does not confirm (a database
- * that hangs): the request fails with TIMED_OUT after durable_timeout_ms,
- * and stopping the node does not wait for the store */
+ * that hangs): the request fails with TIMED_OUT after durable_timeout_ms
+ * (also logged as a warning), and stopping the node does not wait for the
+ * store */
 static void
 test_durable_ack_times_out (void)
 {
 	g_autofree char *dir = make_tmpdir ();
-	g_autofree char *plan = g_build_filename (dir, "p.siddhiql", NULL);
-	g_autofree char *text = NULL;
-	g_autofree char *state = g_build_filename (dir, "state", NULL);
+	g_autofree char *trace = g_build_filename (dir, "trace", NULL);
 	g_autoptr(TandemNode) node = NULL;
 	g_autoptr(GPtrArray) batch = NULL;
 	const char *symbols[] = { "A" };
 	const double prices[] = { 1.0 };
-	GLogLevelFlags old_fatal;
-	DurableWait w = { 0 };
-	g_autoptr(GError) error = NULL;
+	DurableWait w = { .trace = trace };
 	gint64 start, took;
 
-	g_file_set_contents (plan, "define stream Stocks (symbol string, price double);\n"
-				   "from Stocks select symbol insert into O;\n", -1, &error);
-	g_assert_no_error (error);
-	w.trace = g_build_filename (dir, "trace", NULL);
-	text = g_strdup_printf ("[cluster]\nack = durable\ndurable_timeout_ms = 200\n[engine]\nplans = %s\n"
-				"[store.raw]\nplugin = fixture-store\nrole = events\ntrace_file = %s\n"
-				"flush_delay_ms = 600000\n",
-				plan, w.trace);
-	node = node_from (text, state);
-	g_assert_true (tandem_node_configure (node, &error));
-	g_assert_no_error (error);
-	g_assert_true (tandem_node_open_state (node, &error));
-	g_assert_true (tandem_node_start (node, &error));
-	g_assert_no_error (error);
+	node = durable_node_start (dir, "state", "durable_timeout_ms = 200\n", trace, "flush_delay_ms = 600000\n");
 	batch = stock_events (node, symbols, prices, 1);
-	/* the timeout is also logged as a warning */
-	old_fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
 	start = g_get_monotonic_time ();
-	tandem_node_ingest_async (node, "Stocks", batch, NULL, NULL, NULL, on_durable, &w);
-	while (!w.done)
-		g_main_context_iteration (NULL, TRUE);
+	durable_ingest (node, batch, &w, TRUE);
 	took = g_get_monotonic_time () - start;
 	g_assert_false (w.ok);
 	g_assert_error (w.error, TANDEM_ERROR, TANDEM_ERROR_TIMED_OUT);
@@ -686,10 +688,8 @@ test_durable_ack_times_out (void)
 	start = g_get_monotonic_time ();
 	tandem_node_stop (node);
 	g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
-	g_log_set_always_fatal (old_fatal);
 	g_clear_error (&w.error);
 	g_free (w.trace_at_answer);
-	g_free (w.trace);
 	tandem_test_rm_rf (dir);
 }
 
