@@ -58,6 +58,8 @@
 #                            [cluster] CLUSTER with the key DIR/cluster.key and
 #                            the LINEs; [membership.m] wka over 127.0.0.1:MA, :MB
 #   conf_sqlite_store FILE [LINE...]   [store.db]: gda on the SQLite FILE, and the LINEs
+#   conf_tcp_node NAME DIR PLAN   conf_node, [engine] running PLAN, and
+#                            [receiver.bin]: tcp on a port the kernel picks, stream S
 #   new_cluster DIR          DIR/cluster.key (mode 0600); MA MB, two membership ports
 #
 # Nodes:
@@ -303,6 +305,28 @@ conf_cluster() {
 		members = 127.0.0.1:$ma, 127.0.0.1:$mb
 	EOF
 }
+
+# conf_tcp_node NAME DIR PLAN: prints conf_node NAME DIR, then [engine] with
+# the plan file PLAN and [receiver.bin], the tcp receiver taking stream S on
+# 127.0.0.1, a port the kernel picks (its log says which: TCP_PORT_LOG)
+conf_tcp_node() {
+	conf_node "$1" "$2"
+	cat <<-EOF
+
+		[engine]
+		plans = $3
+
+		[receiver.bin]
+		plugin = tcp
+		address = 127.0.0.1
+		port = 0
+		streams = S
+	EOF
+}
+
+# the sed pattern of the tcp receiver's port in a node's log (conf_tcp_node)
+# shellcheck disable=SC2034  # for the scripts
+TCP_PORT_LOG='.*bin: listening on [^ ]*:\([0-9][0-9]*\).*'
 
 # conf_sqlite_store FILE [LINE...]: prints [store.db], the gda store on the
 # SQLite file FILE, then each LINE

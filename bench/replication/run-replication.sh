@@ -176,20 +176,7 @@ write_plan "$WORK/plan.siddhiql" Replication int
 write_conf() {
 	local d=$1 name=$2 ack=$3 arbiter=$4 ma=$5 mb=$6
 	mkdir -p "$d/$name"
-	{
-		conf_node "$name" "$d"
-		cat <<-EOF
-
-			[engine]
-			plans = $WORK/plan.siddhiql
-
-			[receiver.bin]
-			plugin = tcp
-			address = 127.0.0.1
-			port = 0
-			streams = S
-		EOF
-	} >"$d/$name/tandem.conf"
+	conf_tcp_node "$name" "$d" "$WORK/plan.siddhiql" >"$d/$name/tandem.conf"
 	[ "$ack" = - ] && return 0
 	{
 		echo
@@ -201,9 +188,6 @@ write_conf() {
 		fi
 	} >>"$d/$name/tandem.conf"
 }
-
-# the sed pattern of the tcp receiver's port in a node's log (start_node)
-TCP_PORT_LOG='.*bin: listening on [^ ]*:\([0-9][0-9]*\).*'
 
 # tcp_load PORT EVENTS: one tcp-load run; prints its events/s, or nothing
 tcp_load() {

@@ -80,23 +80,11 @@ EOF
 for name in node-a node-b; do
 	mkdir -p "$D/$name"
 	{
-		conf_node "$name" "$D"
-		cat <<-EOF
-
-			[engine]
-			plans = $WORK/plan.siddhiql
-
-			[receiver.bin]
-			plugin = tcp
-			address = 127.0.0.1
-			port = 0
-			streams = S
-
-		EOF
+		conf_tcp_node "$name" "$D" "$WORK/plan.siddhiql"
+		echo
 		conf_cluster bench-sync "$D" "$name" "$MA" "$MB" "arbiter = none" "allow_split_brain = true"
 	} >"$D/$name/tandem.conf"
 done
-PATTERN='.*bin: listening on [^ ]*:\([0-9][0-9]*\).*'
 
 # ms since the epoch of a log line's timestamp (HH:MM:SS.mmm, today)
 log_ms() {
@@ -108,7 +96,7 @@ log_ms() {
 
 STATE_BYTES=NA SYNC_S=NA
 printf '# sync: %s cpus; a window of %s events; %s restarts of the passive\n' "$(nproc)" "$EVENTS" "$TRIALS"
-if ! start_pair "$D" "$PATTERN" || ! wait_in_sync "$A_API"; then
+if ! start_pair "$D" "$TCP_PORT_LOG" || ! wait_in_sync "$A_API"; then
 	tandem_warn "the cluster did not start: ${PAIR_WHY:-node-b is not in sync}"
 	tail_logs "$D" 5
 	status=1
@@ -128,7 +116,7 @@ else
 			sleep 0.02
 		done
 		t0=$(date +%s%N)
-		if ! start_node "$D" node-b "$PATTERN"; then
+		if ! start_node "$D" node-b "$TCP_PORT_LOG"; then
 			tandem_warn "node-b did not start again"
 			status=1
 			break
