@@ -899,7 +899,7 @@ tandem_persistence_restore (TandemPersistence *self)
 	TandemStore *store;
 	guint64 clean_seq = 0;
 	gboolean clean = FALSE;
-	guint64 reserved = tandem_pipeline_get_last_seq (self->pipeline);
+	guint64 reserved = tandem_pipeline_get_next_seq (self->pipeline) - 1;
 	guint64 from = G_MAXUINT64;
 
 	if (self->restored)

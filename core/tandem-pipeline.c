@@ -85,6 +85,10 @@ struct _TandemPipeline {
 	/* ingest (main thread) */
 	guint32 epoch;
 	guint64 next_seq;
+	/* the last seq of the events the plans' state includes (or that wait
+	 * for the engine): below next_seq after a restart, whose sequence
+	 * continues above the block the previous run reserved */
+	guint64 held_seq;
 	guint64 reserved_seq; /* sequence numbers below this are reserved on disk */
 	char *sequence_path;
 	GHashTable *remembered; /* key -> Remembered (request keys and event ids) */
@@ -804,10 +808,14 @@ tandem_pipeline_get_processed (TandemPipeline *self)
 	return n;
 }
 
+/* The last seq of the events this node holds: those its plans' state
+ * includes (restored, replayed, run) or that wait for the engine.  Its
+ * next seq may be further on: after a restart the sequence continues above
+ * the block the previous run reserved.  Main thread. */
 guint64
 tandem_pipeline_get_last_seq (TandemPipeline *self)
 {
-	return self->next_seq - 1;
+	return self->held_seq;
 }
 
 GPtrArray *
@@ -939,7 +947,8 @@ tandem_pipeline_continue_after (TandemPipeline *self, guint64 seq, GError **erro
 	if (self->sequence_path != NULL && seq + 1 > self->reserved_seq &&
 	    !reserve_sequence (self, seq + 1 + SEQUENCE_BLOCK, error))
 		return FALSE;
-	self->next_seq = seq + 1;
+	/* never lower: seqs a previous run may have given out stay unused */
+	self->next_seq = MAX (self->next_seq, seq + 1);
 	/* what is discarded is below the new sequence: the events to come
 	 * are not */
 	g_mutex_lock (&self->lock);
@@ -1210,6 +1219,7 @@ tandem_pipeline_ingest (TandemPipeline *self,
 		}
 		if (event_key != NULL)
 			remember (self, event_key, self->next_seq, 1);
+		self->held_seq = self->next_seq;
 		self->next_seq++;
 		g_ptr_array_add (fresh, tandem_event_ref (event));
 		if (fresh_ids != NULL)
@@ -1260,14 +1270,16 @@ event_fits (TandemStreamDefinition *def, TandemEvent *event)
 
 /*
  * HA: takes events the active sequenced (they carry their identity) into
- * this passive node's ingest, in order: the first must have the next seq
- * this node expects (earlier ones, seen again after a reconnection, are
+ * this passive node's ingest, in order: @prev_seq, the event the active
+ * sequenced just before them, must be one this node holds (its sequence
+ * may jump; events it holds already, seen again after a reconnection, are
  * skipped).  Their ids and the request's key are remembered, so that a
  * client retrying after a takeover is acknowledged and not ingested twice.
  * The ingest queue's bound does not apply: the active bounds what it sends.
  */
 gboolean
 tandem_pipeline_apply (TandemPipeline *self,
+		       guint64 prev_seq,
 		       const char *stream,
 		       GPtrArray *events,
 		       const char *const *event_ids,
@@ -1290,12 +1302,14 @@ tandem_pipeline_apply (TandemPipeline *self,
 		TandemEvent *event = g_ptr_array_index (events, i);
 		const char *id = event_ids != NULL ? event_ids[i] : NULL;
 
-		if (event->seq < self->next_seq)
+		if (event->seq <= self->held_seq)
 			continue;
-		if (event->seq != self->next_seq) {
+		/* the first new one follows what this node holds, the others
+		 * follow each other */
+		if (fresh->len == 0 ? prev_seq > self->held_seq : event->seq != self->held_seq + 1) {
 			g_set_error (error, TANDEM_ERROR, TANDEM_ERROR_FAILED,
 				     "replicated events skip from seq %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT,
-				     self->next_seq, event->seq);
+				     fresh->len == 0 ? prev_seq : self->held_seq, event->seq);
 			return FALSE;
 		}
 		if (!event_fits (def, event)) {
@@ -1311,7 +1325,8 @@ tandem_pipeline_apply (TandemPipeline *self,
 
 			remember (self, event_key, event->seq, 1);
 		}
-		self->next_seq = event->seq + 1;
+		self->next_seq = MAX (self->next_seq, event->seq + 1);
+		self->held_seq = event->seq;
 		g_ptr_array_add (fresh, tandem_event_ref (event));
 	}
 	if (fresh->len == 0)
@@ -1647,6 +1662,7 @@ tandem_pipeline_restore (TandemPipeline *self, GPtrArray *states, GError **error
 {
 	RestoreWork w = { states, NULL };
 	guint64 highest = 0;
+	guint64 lowest = G_MAXUINT64;
 
 	if (!run_on_engine (self, restore_func, &w, error))
 		return FALSE;
@@ -1654,8 +1670,14 @@ tandem_pipeline_restore (TandemPipeline *self, GPtrArray *states, GError **error
 		g_propagate_error (error, w.error);
 		return FALSE;
 	}
-	for (guint i = 0; i < states->len; i++)
-		highest = MAX (highest, ((TandemPipelineState *) g_ptr_array_index (states, i))->seq);
+	for (guint i = 0; i < states->len; i++) {
+		guint64 seq = ((TandemPipelineState *) g_ptr_array_index (states, i))->seq;
+
+		highest = MAX (highest, seq);
+		lowest = MIN (lowest, seq);
+	}
+	/* what every plan includes */
+	self->held_seq = states->len > 0 ? lowest : 0;
 	return continue_above (self, highest, error);
 }
 
@@ -1767,5 +1789,6 @@ tandem_pipeline_replay (TandemPipeline *self, const char *stream, GPtrArray *eve
 		return TRUE;
 	if (!run_on_engine (self, replay_func, &w, error))
 		return FALSE;
+	self->held_seq = MAX (self->held_seq, w.last);
 	return continue_above (self, w.last, error);
 }

@@ -51,6 +51,7 @@ guint64 tandem_pipeline_get_reserved_seq (TandemPipeline *self);
 gboolean tandem_pipeline_continue_after (TandemPipeline *self, guint64 seq, GError **error);
 void tandem_pipeline_set_epoch (TandemPipeline *self, guint32 epoch);
 gboolean tandem_pipeline_apply (TandemPipeline *self,
+				guint64 prev_seq,
 				const char *stream,
 				GPtrArray *events,
 				const char *const *event_ids,

@@ -604,8 +604,56 @@ def test_ids_survive_state_sync():
         assert vs == list(range(1, 22)) + [100, 101], vs
 
 
+def post_bulk(node, first, count, per=5000):
+    """Events v = first .. first + count - 1, NDJSON, per events a request"""
+    for k in range(first, first + count, per):
+        body = "\n".join(json.dumps({"symbol": "IBM", "v": v}) for v in range(k, min(first + count, k + per)))
+        conn = http.client.HTTPConnection("127.0.0.1", node.http_port, timeout=60)
+        try:
+            conn.request("POST", "/endpoints/s", body, {"Content-Type": "application/x-ndjson"})
+            r = conn.getresponse()
+            assert r.status == 202, (r.status, r.read())
+            r.read()
+        finally:
+            conn.close()
+
+
+def test_restarted_passive_gets_the_state():
+    """A passive restarted without a persister holds nothing, though its
+    sequence continues above the block of seqs its previous run reserved
+    (100000 at a time).  The active, which went on without it, still holds
+    in its log every event from where the passive left off: the passive
+    must not take the seq of its reservation for what it holds and follow
+    from there, but get the state of every plan."""
+    with ha.Cluster(lease_ttl_ms=3000) as c:
+        write_plan(c)
+        a, b = c.add("node-a"), c.add("node-b")
+        c.configure()
+        a.start()
+        ha.wait_for("a active", lambda: a.state() == "active")
+        b.start()
+        ha.wait_for("b in sync", lambda: a.status()["replication"]["in_sync"], timeout=30)
+        post_bulk(a, 1, 95000)
+        settle(a, b)
+        b.kill(signal.SIGKILL)
+        # beyond b's reserved block, kept in a's log for b
+        post_bulk(a, 95001, 10000)
+        ha.wait_for("a processed", lambda: a.status()["events_processed"] >= 105000, timeout=60)
+        b.start()
+        ha.wait_for("b passive", lambda: b.state() == "passive", timeout=60)
+        ha.wait_for("b in sync", lambda: a.status()["replication"]["in_sync"], timeout=60)
+        log = b.log()
+        restart = log[log.rindex("HA state starting"):]
+        assert "Replication: receiving the state of the active node-a" in restart, restart[-3000:]
+        settle(a, b)
+        _, da = api_get(a, "/api/v1/state")
+        _, db_ = api_get(b, "/api/v1/state")
+        assert da == db_ and da["seq"] == 105000, (da, db_)
+
+
 def main():
-    tests = [test_kill_loop, test_duplicated_in_cluster, test_ids_survive_state_sync]
+    tests = [test_kill_loop, test_duplicated_in_cluster, test_ids_survive_state_sync,
+             test_restarted_passive_gets_the_state]
     if len(sys.argv) > 1:
         tests = [fn for fn in tests if fn.__name__ in sys.argv[1:]]
     print("1..%d" % len(tests))

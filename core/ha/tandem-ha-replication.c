@@ -32,8 +32,11 @@ static void send_hello (TandemReplication *self);
  * session lasts).  Messages, each one DATA frame whose first byte says what
  * it is (integers little-endian, strings as u32 length and bytes):
  *
- *   'H' passive -> active   u64 next seq it expects: "send me from here"
- *   'E' active -> passive   u32 epoch, string stream, string request key,
+ *   'H' passive -> active   u64 the seq after the last event it holds:
+ *                           "send me from here"
+ *   'E' active -> passive   u64 the seq of the event the active sequenced
+ *                           just before (its sequence may jump), u32
+ *                           epoch, string stream, string request key,
  *                           u32 n, then n times: string event id, event
  *   'A' passive -> active   u64 seq: it holds every event up to seq
  *   'P' active -> passive   u64 seq: the outputs of every event up to seq
@@ -86,6 +89,7 @@ typedef enum {
 } Role;
 
 typedef struct {
+	guint64 prev_seq; /* the event this node sequenced just before */
 	guint64 first_seq;
 	guint64 last_seq;
 	GBytes *frame;
@@ -112,6 +116,7 @@ struct _TandemReplication {
 	char *passive;	     /* the passive following us, or NULL */
 	gboolean in_sync;    /* every acknowledged event is held by the passive or committed */
 	guint64 local_high;  /* the last seq acknowledged without the passive */
+	guint64 logged_seq;  /* the last event put into the log (or held when active) */
 	guint64 commit_need; /* in sync once the stores committed up to here */
 	gboolean state_unconfirmed; /* a state was sent: not in sync before the passive acknowledges it */
 	guint64 acked_seq;
@@ -200,7 +205,7 @@ lose_passive (TandemReplication *self, const char *why)
 	g_clear_pointer (&self->passive, g_free);
 	self->in_sync = FALSE;
 	self->next_to_send = NULL;
-	self->local_high = tandem_pipeline_get_next_seq (self->pipeline) - 1;
+	self->local_high = tandem_pipeline_get_last_seq (self->pipeline);
 	complete_waiters (self, G_MAXUINT64);
 	update_pressure (self);
 	advertise (self);
@@ -334,11 +339,16 @@ on_replicate (const char *stream,
 			size += 32 + ev->n_values * 12;
 			to++;
 		}
+		e->prev_seq = self->logged_seq;
+		e->first_seq = ((TandemEvent *) g_ptr_array_index (events, from))->seq;
 		tandem_wire_put_u8 (b, 'E');
+		/* the sequence may jump (a restart, a take-over above the old
+		 * active's reservation): the passive checks it holds prev */
+		tandem_wire_put_u64 (b, e->prev_seq);
 		encode_batch (b, self->epoch, stream, from == 0 ? idempotency_key : NULL, events, from, to,
 			      event_ids);
-		e->first_seq = ((TandemEvent *) g_ptr_array_index (events, from))->seq;
 		e->last_seq = ((TandemEvent *) g_ptr_array_index (events, to - 1))->seq;
+		self->logged_seq = e->last_seq;
 		e->frame = g_byte_array_free_to_bytes (b);
 		self->log_bytes += g_bytes_get_size (e->frame);
 		g_queue_push_tail (&self->log, e);
@@ -398,7 +408,7 @@ sync_pump (gpointer data)
 			g_byte_array_append (b, digest, sizeof digest);
 			send_bytes (self, self->sync_to, b);
 			/* from now on it follows like any passive */
-			if (oldest != NULL && oldest->first_seq > self->sync_seq + 1) {
+			if (oldest != NULL && oldest->prev_seq > self->sync_seq) {
 				g_warning ("Replication: the log no longer holds seq %" G_GUINT64_FORMAT
 					   "; %s must sync again",
 					   self->sync_seq + 1, self->sync_to);
@@ -529,14 +539,15 @@ static void
 handle_hello (TandemReplication *self, const char *node_id, TandemWireReader *r)
 {
 	guint64 next = tandem_wire_get_u64 (r);
-	guint64 own_next = tandem_pipeline_get_next_seq (self->pipeline);
+	guint64 own_next = tandem_pipeline_get_last_seq (self->pipeline) + 1;
 	LogEntry *oldest = g_queue_peek_head (&self->log);
 	g_autoptr(GByteArray) b = NULL;
 
 	if (!r->ok || self->role != ROLE_ACTIVE)
 		return;
-	/* what the passive lacks must all be in the log */
-	if (next <= own_next && (next == own_next || (oldest != NULL && oldest->first_seq <= next))) {
+	/* what the passive lacks must all be in the log (which starts right
+	 * after the event its oldest entry names as the one before) */
+	if (next <= own_next && (next == own_next || (oldest != NULL && oldest->prev_seq < next))) {
 		if (self->in_sync)
 			lose_passive (self, "it connected again");
 		g_free (self->passive);
@@ -808,7 +819,10 @@ send_hello (TandemReplication *self)
 		return;
 	b = g_byte_array_new ();
 	tandem_wire_put_u8 (b, 'H');
-	tandem_wire_put_u64 (b, tandem_pipeline_get_next_seq (self->pipeline));
+	/* the seq after the last event it holds (not its next seq: after a
+	 * restart that is above the block the previous run reserved, whatever
+	 * the state holds) */
+	tandem_wire_put_u64 (b, tandem_pipeline_get_last_seq (self->pipeline) + 1);
 	send_bytes (self, self->active, b);
 	self->hello_sent = TRUE;
 }
@@ -822,16 +836,18 @@ handle_events (TandemReplication *self, const char *node_id, TandemWireReader *r
 	g_autoptr(GPtrArray) ids = NULL;
 	g_autoptr(GError) error = NULL;
 	guint32 epoch;
+	guint64 prev;
 	GByteArray *b;
 
 	if (self->role != ROLE_PASSIVE || g_strcmp0 (node_id, self->active) != 0 || self->sync_in != NULL)
 		return;
-	if (!decode_batch (r, &epoch, &stream, &key, &events, &ids)) {
+	prev = tandem_wire_get_u64 (r);
+	if (!r->ok || !decode_batch (r, &epoch, &stream, &key, &events, &ids)) {
 		g_warning ("Replication: a malformed batch from %s; asking again", node_id);
 		send_hello (self);
 		return;
 	}
-	if (!tandem_pipeline_apply (self->pipeline, stream, events, (const char *const *) ids->pdata,
+	if (!tandem_pipeline_apply (self->pipeline, prev, stream, events, (const char *const *) ids->pdata,
 				    *key != '\0' ? key : NULL, &error)) {
 		g_warning ("Replication: cannot take a batch from %s: %s; asking again", node_id, error->message);
 		send_hello (self);
@@ -839,7 +855,7 @@ handle_events (TandemReplication *self, const char *node_id, TandemWireReader *r
 	}
 	b = g_byte_array_new ();
 	tandem_wire_put_u8 (b, 'A');
-	tandem_wire_put_u64 (b, tandem_pipeline_get_next_seq (self->pipeline) - 1);
+	tandem_wire_put_u64 (b, tandem_pipeline_get_last_seq (self->pipeline));
 	send_bytes (self, node_id, b);
 }
 
@@ -1255,7 +1271,9 @@ void
 tandem_replication_become_active (TandemReplication *self, guint64 epoch, guint64 seq_floor)
 {
 	g_autoptr(GError) error = NULL;
-	guint64 last = tandem_pipeline_get_next_seq (self->pipeline) - 1;
+	/* what it holds; its sequence goes on above its next seq, which a
+	 * restart moved above the block the previous run reserved */
+	guint64 last = tandem_pipeline_get_last_seq (self->pipeline);
 	guint64 next;
 
 	if (self->role == ROLE_ACTIVE) {
@@ -1278,7 +1296,8 @@ tandem_replication_become_active (TandemReplication *self, guint64 epoch, guint6
 	 * above every seq the old active may have given out: an old active
 	 * with no passive in sync published alone, and its seqs must never be
 	 * given to other events (the stores key events by seq) */
-	next = MAX (last, seq_floor);
+	self->logged_seq = last;
+	next = MAX (tandem_pipeline_get_next_seq (self->pipeline) - 1, seq_floor);
 	if (!tandem_pipeline_continue_after (self->pipeline, next, &error))
 		g_warning ("Replication: %s", error->message);
 	tandem_pipeline_set_release_seq (self->pipeline, G_MAXUINT64);
