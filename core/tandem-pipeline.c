@@ -1657,12 +1657,106 @@ restore_func (TandemPipeline *self, gpointer data)
  * refused with TANDEM_ERROR_INVALID_SNAPSHOT naming the plan; the plans
  * before it in @states keep their new state and that plan is left empty.
  */
+typedef struct {
+	RestoreWork w;
+	GPtrArray *states;
+	GTask *task;
+} RestoreAsync;
+
+static void
+restore_async_func (TandemPipeline *self, gpointer data)
+{
+	RestoreAsync *r = data;
+
+	restore_func (self, &r->w);
+	if (r->w.error != NULL)
+		g_task_return_error (r->task, g_steal_pointer (&r->w.error));
+	else
+		g_task_return_boolean (r->task, TRUE);
+	g_object_unref (r->task);
+	g_ptr_array_unref (r->states);
+	g_free (r);
+}
+
+/* Highest and lowest seq of @states */
+static void
+states_range (GPtrArray *states, guint64 *lowest, guint64 *highest)
+{
+	*lowest = G_MAXUINT64;
+	*highest = 0;
+	for (guint i = 0; i < states->len; i++) {
+		guint64 seq = ((TandemPipelineState *) g_ptr_array_index (states, i))->seq;
+
+		*highest = MAX (*highest, seq);
+		*lowest = MIN (*lowest, seq);
+	}
+}
+
+/*
+ * HA state sync: as tandem_pipeline_restore(), without waiting for the
+ * engine thread (a large state takes it a second or more, during which
+ * the main loop must go on serving the channel's heartbeats).  The node
+ * holds the states' seq at once: batches applied after this call run on
+ * the engine after the restore.  The callback tells a failure (the node
+ * then holds nothing: finish with tandem_pipeline_restore_finish()).
+ */
+void
+tandem_pipeline_restore_async (TandemPipeline *self,
+			       GPtrArray *states,
+			       GAsyncReadyCallback callback,
+			       gpointer user_data)
+{
+	RestoreAsync *r = g_new0 (RestoreAsync, 1);
+	EngineTask *engine_task = g_new0 (EngineTask, 1);
+	GError *error = NULL;
+	guint64 lowest, highest;
+
+	r->states = g_ptr_array_ref (states);
+	r->w.states = states;
+	r->task = g_task_new (NULL, NULL, callback, user_data);
+	g_task_set_source_tag (r->task, tandem_pipeline_restore_async);
+	states_range (states, &lowest, &highest);
+	if (states->len > 0)
+		self->held_seq = lowest;
+	if (!continue_above (self, highest, &error)) {
+		g_task_return_error (r->task, error);
+		g_object_unref (r->task);
+		g_ptr_array_unref (r->states);
+		g_free (r);
+		g_free (engine_task);
+		return;
+	}
+	engine_task->func = restore_async_func;
+	engine_task->data = r;
+	engine_task->free_when_done = TRUE;
+	if (queue_engine_task (self, engine_task, &error))
+		return;
+	g_free (engine_task);
+	if (error != NULL) {
+		g_task_return_error (r->task, error);
+		g_object_unref (r->task);
+		g_ptr_array_unref (r->states);
+		g_free (r);
+		return;
+	}
+	restore_async_func (self, r);
+}
+
+gboolean
+tandem_pipeline_restore_finish (TandemPipeline *self, GAsyncResult *result, GError **error)
+{
+	if (g_task_propagate_boolean (G_TASK (result), error))
+		return TRUE;
+	/* the plans hold what they held before, or part of the state */
+	self->held_seq = 0;
+	return FALSE;
+}
+
 gboolean
 tandem_pipeline_restore (TandemPipeline *self, GPtrArray *states, GError **error)
 {
 	RestoreWork w = { states, NULL };
-	guint64 highest = 0;
-	guint64 lowest = G_MAXUINT64;
+	guint64 highest, lowest;
 
 	if (!run_on_engine (self, restore_func, &w, error))
 		return FALSE;
@@ -1670,12 +1764,7 @@ tandem_pipeline_restore (TandemPipeline *self, GPtrArray *states, GError **error
 		g_propagate_error (error, w.error);
 		return FALSE;
 	}
-	for (guint i = 0; i < states->len; i++) {
-		guint64 seq = ((TandemPipelineState *) g_ptr_array_index (states, i))->seq;
-
-		highest = MAX (highest, seq);
-		lowest = MIN (lowest, seq);
-	}
+	states_range (states, &lowest, &highest);
 	/* what every plan includes */
 	self->held_seq = states->len > 0 ? lowest : 0;
 	return continue_above (self, highest, error);

@@ -47,6 +47,11 @@ guint64 tandem_pipeline_wait_published (TandemPipeline *self, guint64 after, gin
 void tandem_pipeline_wake_published (TandemPipeline *self);
 void tandem_pipeline_set_replicator (TandemPipeline *self, TandemPipelineReplicateFunc func, gpointer data);
 guint64 tandem_pipeline_get_next_seq (TandemPipeline *self);
+void tandem_pipeline_restore_async (TandemPipeline *self,
+				    GPtrArray *states,
+				    GAsyncReadyCallback callback,
+				    gpointer user_data);
+gboolean tandem_pipeline_restore_finish (TandemPipeline *self, GAsyncResult *result, GError **error);
 guint64 tandem_pipeline_get_reserved_seq (TandemPipeline *self);
 gboolean tandem_pipeline_continue_after (TandemPipeline *self, guint64 seq, GError **error);
 void tandem_pipeline_set_epoch (TandemPipeline *self, guint32 epoch);

@@ -949,9 +949,43 @@ remembered_in_free (RememberedIn *k)
 	g_free (k);
 }
 
+typedef struct {
+	TandemReplication *self; /* valid unless cancellable is cancelled */
+	GCancellable *cancellable;
+	char *node_id;
+	guint64 seq;
+	guint n_plans;
+	guint n_keys;
+} Restored;
+
+static void
+on_state_restored (GObject *source, GAsyncResult *result, gpointer data)
+{
+	Restored *restored = data;
+	TandemReplication *self = restored->self;
+	g_autoptr(GError) error = NULL;
+
+	(void) source;
+	if (!g_cancellable_is_cancelled (restored->cancellable)) {
+		if (tandem_pipeline_restore_finish (self->pipeline, result, &error)) {
+			g_message ("Replication: state of %u plan(s) at seq %" G_GUINT64_FORMAT
+				   " restored from %s, with %u idempotency key(s)",
+				   restored->n_plans, restored->seq, restored->node_id, restored->n_keys);
+		} else {
+			g_warning ("Replication: cannot take the state of %s: %s; asking again", restored->node_id,
+				   error->message);
+			send_hello (self);
+		}
+	}
+	g_object_unref (restored->cancellable);
+	g_free (restored->node_id);
+	g_free (restored);
+}
+
 static void
 handle_sync_end (TandemReplication *self, const char *node_id, TandemWireReader *r)
 {
+	Restored *restored;
 	g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
 	g_autoptr(GPtrArray) states = g_ptr_array_new_with_free_func ((GDestroyNotify) tandem_pipeline_state_free);
 	g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func ((GDestroyNotify) remembered_in_free);
@@ -1008,20 +1042,26 @@ handle_sync_end (TandemReplication *self, const char *node_id, TandemWireReader 
 	/* what this node held before is replaced: nothing of it is published */
 	tandem_pipeline_discard_through (self->pipeline, MIN (tandem_pipeline_get_last_seq (self->pipeline),
 							      self->sync_in_seq));
-	if (!tandem_pipeline_restore (self->pipeline, states, &error) ||
-	    !tandem_pipeline_continue_after (self->pipeline, self->sync_in_seq, &error)) {
+	if (!tandem_pipeline_continue_after (self->pipeline, self->sync_in_seq, &error)) {
 		g_warning ("Replication: cannot take the state of %s: %s", node_id, error->message);
 		return;
 	}
+	/* restored on the engine thread, before the batches that follow: the
+	 * main loop goes on meanwhile (heartbeats, the events after S) */
+	restored = g_new0 (Restored, 1);
+	restored->self = self;
+	restored->cancellable = g_object_ref (self->cancellable);
+	restored->node_id = g_strdup (node_id);
+	restored->seq = self->sync_in_seq;
+	restored->n_plans = states->len;
+	restored->n_keys = keys->len;
+	tandem_pipeline_restore_async (self->pipeline, states, on_state_restored, restored);
 	for (guint i = 0; i < keys->len; i++) {
 		RememberedIn *k = g_ptr_array_index (keys, i);
 
 		tandem_pipeline_remember (self->pipeline, k->key, k->first_seq, k->n,
 					  (gint64) MIN (k->remaining_ms, G_MAXINT64 / 1000) * 1000);
 	}
-	g_message ("Replication: state of %u plan(s) at seq %" G_GUINT64_FORMAT " restored from %s, with %u "
-		   "idempotency key(s)",
-		   states->len, self->sync_in_seq, node_id, keys->len);
 	b = g_byte_array_new ();
 	tandem_wire_put_u8 (b, 'A');
 	tandem_wire_put_u64 (b, self->sync_in_seq);
