@@ -16,7 +16,7 @@
 # active snapshots the window on its engine thread and streams it in
 # checksummed chunks; the node restores it and follows.  A trial's figure is
 # the time from starting the process until the active reports its passive
-# in sync; the state's size comes from the active's log, the time the
+# in sync and the passive logged that it restored the state; the state's size comes from the active's log, the time the
 # joiner spent receiving and restoring from the joiner's.
 #
 # The peer: redis-server (master, --save '' --appendonly no) filled with
@@ -124,7 +124,8 @@ else
 		B_PID=$N_PID B_API=$N_API
 		ok=0
 		for _ in $(seq 1 3000); do
-			if [ "$(node_state "$B_API")" = passive ] && node_status "$A_API" | grep -q '"in_sync":true'; then
+			if [ "$(node_state "$B_API")" = passive ] && node_status "$A_API" | grep -q '"in_sync":true' &&
+				grep -q "Replication: state of .* restored from" "$D/node-b/tandemd.log"; then
 				ok=1
 				break
 			fi
@@ -152,7 +153,8 @@ else
 	read -r _ SYNC_S _ < <(stats 2 <"$WORK/sync.s")
 	stop_pair
 fi
-echo "# sync_s: from starting the passive's process until the active reports it in sync;"
+echo "# sync_s: from starting the passive's process until the active reports it in sync and it restored"
+echo "# the state (the restore runs on its engine thread, the events after the state queued behind it);"
 echo "# receive_s: from the joiner's first state chunk until it restored the state (its log, ms)"
 
 # --- the peer: a Redis replica's full resynchronisation -----------------------
