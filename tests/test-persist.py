@@ -551,21 +551,25 @@ def durable_ack_survives_kill_mid_load():
         sys.stdout.write("# %d acknowledged before the kill, %d stored\n" % (len(acked), len(stored)))
 
 
+def check_config(base, path):
+    """tandemd --check-config on the config file path"""
+    return subprocess.run([TANDEMD, "--config", path, "--check-config"], capture_output=True, text=True,
+                          timeout=DEADLINE, env=base.env)
+
+
 @test
 def durable_ack_needs_an_event_store():
     with Base() as base:
         path = os.path.join(base.path, "durable.conf")
         with open(path, "w", encoding="utf-8") as f:
             f.write("[node]\nid = n\n[cluster]\nack = durable\n[store.db]\nplugin = gda\nrole = outputs\n")
-        p = subprocess.run([TANDEMD, "--config", path, "--check-config"], capture_output=True, text=True,
-                           timeout=DEADLINE, env=base.env)
+        p = check_config(base, path)
         assert p.returncode != 0, p
         assert "ack = durable waits until a store keeping events committed them, but no [store.NAME] " \
                "section keeps events (role = events)" in p.stderr, p.stderr
         with open(path, "a", encoding="utf-8") as f:
             f.write("[store.events]\nplugin = gda\nrole = events\ndatabase = %s\n" % os.path.join(base.path, "e.db"))
-        p = subprocess.run([TANDEMD, "--config", path, "--check-config"], capture_output=True, text=True,
-                           timeout=DEADLINE, env=base.env)
+        p = check_config(base, path)
         assert p.returncode == 0, p.stderr
 
 
@@ -575,16 +579,14 @@ def config_errors_name_file_and_line():
         path = os.path.join(base.path, "bad.conf")
         with open(path, "w", encoding="utf-8") as f:
             f.write("[node]\nid = n\n[persistence]\ninterval = soon\ntenant = a/b\nkeep = 3\n")
-        p = subprocess.run([TANDEMD, "--config", path, "--check-config"], capture_output=True, text=True,
-                           timeout=DEADLINE, env=base.env)
+        p = check_config(base, path)
         assert p.returncode != 0, p
         assert "bad.conf:4: key 'interval' in [persistence]: expected an integer 0-604800, got \"soon\"" \
             in p.stderr, p.stderr
         assert "bad.conf:6: unknown key 'keep' in [persistence], ignored" in p.stderr, p.stderr
         with open(path, "w", encoding="utf-8") as f:
             f.write("[node]\nid = n\n[persistence]\ntenant = a/b\n")
-        p = subprocess.run([TANDEMD, "--config", path, "--check-config"], capture_output=True, text=True,
-                           timeout=DEADLINE, env=base.env)
+        p = check_config(base, path)
         assert p.returncode != 0, p
         assert "bad.conf:4: key 'tenant' in [persistence]: expected a name of 1-255 characters without '/', " \
                "got \"a/b\"" in p.stderr, p.stderr
